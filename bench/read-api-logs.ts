@@ -1,0 +1,159 @@
+/**
+ * ReadApiLogs latency over HTTP next to the bare SQL time of the same page, in one run.
+ *
+ * Builds a store of N realistic records (default 2 million: 100 accounts, one holding 40 %), starts a
+ * real `oms serve` process on it, and for four filter shapes and pages of 100 and 1000 records sends
+ * signed ReadApiLogs calls one at a time from this process (the load generator shares the two cores),
+ * timing each until its last byte; the same query then runs straight against the store in this process.
+ *
+ *   node --import tsx bench/read-api-logs.ts [--records N] [--queries N]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config/index.js';
+import { formatIsoUs, US_PER_DAY, US_PER_HOUR } from '../src/domain/index.js';
+import { signRequest } from '../src/identity/sigv4/index.js';
+import type { LogQuery } from '../src/store/index.js';
+import { SqliteLogStore } from '../src/store/sqlite/sqlite-log-store.js';
+import { openCredentialStore } from '../src/server.js';
+import { createLogModel, generateLogBatches } from './lib/generate-logs.js';
+import { describeMachine } from './lib/machine.js';
+import { Prng } from './lib/prng.js';
+import { fmt, summarize } from './lib/stats.js';
+
+const { values } = parseArgs({
+  options: { records: { type: 'string', default: '2000000' }, queries: { type: 'string', default: '200' }, keep: { type: 'boolean', default: false } },
+  strict: false,
+});
+const RECORDS = Number(values.records);
+const QUERIES = Number(values.queries);
+const SEED = 7;
+const REGION = 'eu-west-2';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+async function main(): Promise<void> {
+  console.log(`machine: ${describeMachine()}`);
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'oms-bench-read-'));
+  const config = loadConfig({ dataDir, port: '0' }, {});
+  const nowUs = Date.now() * 1000;
+  const startUs = nowUs - 31 * US_PER_DAY;
+  const spanDays = 30.9;
+
+  // 1. The store, filled through the LogStore interface as the import command fills it.
+  const store = new SqliteLogStore({ path: config.store.path });
+  const importStarted = performance.now();
+  let imported = 0;
+  for (const batch of generateLogBatches({ records: RECORDS, seed: SEED, startUs, spanDays, batchSize: 10_000 })) {
+    imported += (await store.append(batch)).inserted;
+  }
+  const importSeconds = (performance.now() - importStarted) / 1000;
+  await store.optimize();
+  console.log(`store: ${imported} records imported in ${importSeconds.toFixed(1)} s (${Math.round(imported / importSeconds)} records/s), ${(statSync(config.store.path).size / imported).toFixed(0)} bytes/record`);
+
+  // 2. A key of the big account (40 % of the records) for the signed calls.
+  const model = createLogModel({ seed: SEED });
+  const big = model.accounts[0]!;
+  const { credentials } = openCredentialStore(config);
+  await credentials.createAccount({ accountId: big.AccountId });
+  const key = await credentials.createAccessKey(big.AccountId);
+  await credentials.close();
+
+  // 3. A real server process on the same files.
+  const port = await freePort();
+  const server = spawn(process.execPath, ['dist/cli/oms.js', 'serve', '--data', dataDir, '--port', String(port), '--log-level', 'warn'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) break;
+    } catch {
+      if (i > 200) throw new Error('oms serve did not start');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  const prng = new Prng(SEED * 31);
+  const spanUs = spanDays * US_PER_DAY;
+  const commonNames = Array.from({ length: 20 }, () => model.callNames.pick(prng));
+  type Shape = { name: string; filters: () => { sql: Partial<LogQuery>; api: Record<string, unknown> } };
+  const shapes: Shape[] = [
+    { name: 'window only', filters: () => ({ sql: {}, api: {} }) },
+    {
+      name: 'call names',
+      filters: () => {
+        const names = [...new Set(Array.from({ length: prng.int(1, 3) }, () => prng.pick(commonNames)))];
+        return { sql: { callNames: names }, api: { QueryCallNames: names } };
+      },
+    },
+    {
+      name: 'one rare IP',
+      filters: () => {
+        const ip = prng.pick(big.occasionalIps);
+        return { sql: { ipAddresses: [ip] }, api: { QueryIpAddresses: [ip] } };
+      },
+    },
+    { name: 'rare status codes', filters: () => ({ sql: { statusCodes: [500, 503] }, api: { ResponseStatusCodes: [500, 503] } }) },
+  ];
+
+  const sqlStore = new SqliteLogStore({ path: config.store.path });
+  const maxSeq = await sqlStore.highWaterMark();
+  const rows: string[] = [];
+  console.log(`\nReadApiLogs, big account (${Math.round(big.share * 100)} % of records), 48-hour windows at random, ${QUERIES} calls per line, one at a time`);
+  console.log('shape               page   SQL p50   SQL p99  HTTP p50  HTTP p99  HTTP/SQL p50  HTTP/SQL p99  avg logs');
+  for (const shape of shapes) {
+    for (const pageSize of [100, 1000]) {
+      const sqlMs: number[] = [];
+      const httpMs: number[] = [];
+      let logs = 0;
+      for (let q = 0; q < QUERIES; q++) {
+        const fromUs = startUs + Math.floor(prng.next() * (spanUs - 48 * US_PER_HOUR));
+        const toUs = fromUs + 48 * US_PER_HOUR;
+        const f = shape.filters();
+        const t0 = performance.now();
+        const page = await sqlStore.readPage({ accountId: big.AccountId, fromUs, toUs, maxSeq, limit: pageSize, ...f.sql });
+        sqlMs.push(performance.now() - t0);
+
+        const url = `${base}/api/v1/ReadApiLogs`;
+        const body = JSON.stringify({ Filters: { QueryDateAfter: formatIsoUs(fromUs), QueryDateBefore: formatIsoUs(toUs), ...f.api }, ResultsPerPage: pageSize });
+        const t1 = performance.now();
+        const headers = signRequest({ method: 'POST', url, headers: { 'content-type': 'application/json' }, body, accessKeyId: key.AccessKeyId, secretKey: key.SecretKey, region: REGION });
+        delete headers['Host'];
+        const response = await fetch(url, { method: 'POST', headers, body });
+        const text = await response.text();
+        httpMs.push(performance.now() - t1);
+        if (response.status !== 200) throw new Error(`ReadApiLogs answered ${response.status}: ${text.slice(0, 300)}`);
+        logs += page.records.length;
+      }
+      const sql = summarize(sqlMs);
+      const http = summarize(httpMs);
+      const row = `${shape.name.padEnd(18)} ${String(pageSize).padStart(5)} ${fmt(sql.p50).padStart(9)} ${fmt(sql.p99).padStart(9)} ${fmt(http.p50).padStart(9)} ${fmt(http.p99).padStart(9)} ${(http.p50 / sql.p50).toFixed(2).padStart(13)} ${(http.p99 / sql.p99).toFixed(2).padStart(13)} ${Math.round(logs / QUERIES).toString().padStart(9)}`;
+      console.log(row);
+      rows.push(row);
+    }
+  }
+  console.log('(times in ms; HTTP is from signing the call to its last byte received, in a separate client process from the server)');
+
+  await sqlStore.close();
+  server.kill('SIGTERM');
+  await new Promise((r) => server.once('exit', r));
+  await store.close();
+  if (!values.keep) rmSync(dataDir, { recursive: true, force: true });
+  else console.log(`kept ${dataDir}`);
+}
+
+await main();

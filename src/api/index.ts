@@ -1,0 +1,3 @@
+export { buildHttpServer, MAX_BODY_BYTES, type HttpServerDeps } from './http-server.js';
+export { OSC_ERRORS, mapError, oscErrorBody, type OscErrorBody } from './osc-errors.js';
+export type { Readiness } from './routes/health.js';

@@ -1,0 +1,142 @@
+import { createReadStream } from 'node:fs';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { PassThrough, type Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { validateLog, US_PER_DAY, US_PER_SECOND, type Clock, type LogRecord } from '../../domain/index.js';
+import type { LogStore } from '../../store/index.js';
+
+export interface ImportReport {
+  Imported: number;
+  Duplicates: number;
+  Rejected: { Line: number; Error: string }[];
+}
+
+export interface ImportOptions {
+  retentionDays: number;
+  clock: Clock;
+  /** Where progress goes; shown only when it is a terminal. */
+  progress?: NodeJS.WriteStream;
+  batchSize?: number;
+}
+
+/** Lines longer than this are rejected without being parsed. */
+export const MAX_LINE_CHARS = 4 * 1024 * 1024;
+const FUTURE_TOLERANCE_US = 300 * US_PER_SECOND;
+
+/** Gunzips the stream when it starts with the gzip magic bytes, whatever the file is called. */
+async function maybeGunzip(input: Readable): Promise<Readable> {
+  const out = new PassThrough();
+  const first: Buffer | null = await new Promise((resolve, reject) => {
+    const onReadable = () => {
+      cleanup();
+      resolve(input.read() as Buffer | null);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(null);
+    };
+    const onError = (err: unknown) => {
+      cleanup();
+      reject(err);
+    };
+    const cleanup = () => {
+      input.off('readable', onReadable);
+      input.off('end', onEnd);
+      input.off('error', onError);
+    };
+    input.once('readable', onReadable);
+    input.once('end', onEnd);
+    input.once('error', onError);
+  });
+  if (first === null) {
+    out.end();
+    return out;
+  }
+  input.unshift(first);
+  if (first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b) {
+    const gunzip = createGunzip();
+    input.on('error', (err) => gunzip.destroy(err));
+    return input.pipe(gunzip);
+  }
+  return input;
+}
+
+/**
+ * Reads NDJSON Log records (plain or gzip), validates each line alone and appends them in batches.
+ * Every line is accounted for: imported, duplicate, or rejected with its line number and reason;
+ * blank lines are not records and are skipped.
+ */
+export async function importRecords(file: string, store: LogStore, options: ImportOptions): Promise<ImportReport> {
+  const raw = file === '-' ? process.stdin : createReadStream(file);
+  const opened = once(raw, 'readable').catch((err: unknown) => err);
+  if (file !== '-') {
+    const first = await Promise.race([opened, once(raw, 'error').then(([e]) => e as unknown)]);
+    if (first instanceof Error) throw new ImportInputError(`cannot read ${file}: ${(first as NodeJS.ErrnoException).code ?? first.message}`);
+  }
+  const input = await maybeGunzip(raw);
+  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+
+  const batchSize = options.batchSize ?? 5_000;
+  const report: ImportReport = { Imported: 0, Duplicates: 0, Rejected: [] };
+  const showProgress = options.progress?.isTTY === true;
+  const started = Date.now();
+  let lastProgress = 0;
+  let batch: LogRecord[] = [];
+  let lineNumber = 0;
+
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const result = await store.append(batch);
+    report.Imported += result.inserted;
+    report.Duplicates += result.duplicateIndexes.length;
+    batch = [];
+    if (showProgress && Date.now() - lastProgress > 250) {
+      lastProgress = Date.now();
+      const seconds = (lastProgress - started) / 1000;
+      const rate = Math.round((report.Imported + report.Duplicates) / Math.max(seconds, 0.001));
+      options.progress?.write(`\rimported ${report.Imported}, duplicates ${report.Duplicates}, rejected ${report.Rejected.length} (${rate} records/s)   `);
+    }
+  };
+
+  try {
+    for await (const line of lines) {
+      lineNumber++;
+      if (line.trim() === '') continue;
+      if (line.length > MAX_LINE_CHARS) {
+        report.Rejected.push({ Line: lineNumber, Error: `line is longer than ${MAX_LINE_CHARS} characters` });
+        continue;
+      }
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        report.Rejected.push({ Line: lineNumber, Error: 'not valid JSON' });
+        continue;
+      }
+      const nowUs = options.clock.nowUs();
+      const checked = validateLog(value, { minDateUs: nowUs - options.retentionDays * US_PER_DAY, maxDateUs: nowUs + FUTURE_TOLERANCE_US });
+      if (!checked.ok) {
+        report.Rejected.push({ Line: lineNumber, Error: checked.error });
+        continue;
+      }
+      batch.push(checked.record);
+      if (batch.length >= batchSize) await flush();
+    }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || code === 'ERR_STREAM_PREMATURE_CLOSE') {
+      await flush();
+      throw new ImportInputError(`${file}: the gzip data is damaged after line ${lineNumber} (${report.Imported} records imported before it)`);
+    }
+    throw err;
+  }
+  await flush();
+  if (showProgress) options.progress?.write('\n');
+  return report;
+}
+
+/** The input cannot be read: one line for the operator, exit code 1. */
+export class ImportInputError extends Error {
+  override name = 'ImportInputError';
+}

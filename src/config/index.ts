@@ -1,0 +1,2 @@
+export { SETTINGS, type Setting, type SettingKey } from './settings.js';
+export { loadConfig, ConfigError, type Config, type LogLevel } from './load-config.js';

@@ -1,0 +1,108 @@
+import { isIP } from 'node:net';
+import path from 'node:path';
+import { SETTINGS, type Setting, type SettingKey } from './settings.js';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: ReadonlySet<string> = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+export interface Config {
+  readonly server: { readonly host: string; readonly port: number };
+  readonly dataDir: string;
+  /** Resolved store location: only SQLite is built in for now. */
+  readonly store: { readonly kind: 'sqlite'; readonly path: string };
+  readonly credentialsPath: string;
+  readonly masterKeyFile: string;
+  readonly api: { readonly region: string; readonly version: string };
+  readonly retentionDays: number;
+  readonly trustedProxies: readonly string[];
+  readonly logLevel: LogLevel;
+}
+
+/** A configuration mistake: printed as one line naming the flag and the variable, exit code 2. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function describe(setting: Setting): string {
+  return `${setting.flag} / ${setting.env}`;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+function parseValue(setting: Setting, raw: string): string | number | string[] {
+  switch (setting.type) {
+    case 'string':
+      return raw;
+    case 'port': {
+      if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) throw new ConfigError(`${describe(setting)}: expected a port number 0-65535, got ${JSON.stringify(raw)}`);
+      return Number(raw);
+    }
+    case 'positiveInt': {
+      if (!/^\d{1,6}$/.test(raw) || Number(raw) < 1) throw new ConfigError(`${describe(setting)}: expected a whole number of at least 1, got ${JSON.stringify(raw)}`);
+      return Number(raw);
+    }
+    case 'logLevel': {
+      if (!LOG_LEVELS.has(raw)) throw new ConfigError(`${describe(setting)}: expected one of ${[...LOG_LEVELS].join(', ')}, got ${JSON.stringify(raw)}`);
+      return raw;
+    }
+    case 'cidrList': {
+      const entries = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+      for (const entry of entries) {
+        const [address, bits, extra] = entry.split('/');
+        const family = isIP(address ?? '');
+        const maxBits = family === 6 ? 128 : 32;
+        const validBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits);
+        if (family === 0 || !validBits || extra !== undefined) {
+          throw new ConfigError(`${describe(setting)}: ${JSON.stringify(entry)} is not an IP address or CIDR`);
+        }
+      }
+      return entries;
+    }
+  }
+}
+
+/**
+ * Merges flags (as given on the command line, undefined when absent) with the environment and the
+ * defaults, validates every value, and returns a frozen Config.
+ */
+export function loadConfig(flags: Partial<Record<SettingKey, string>>, env: NodeJS.ProcessEnv = process.env): Config {
+  const values = new Map<SettingKey, string | number | string[]>();
+  for (const setting of SETTINGS) {
+    const raw = flags[setting.key] ?? env[setting.env] ?? setting.default;
+    values.set(setting.key, parseValue(setting, raw));
+  }
+  const get = <T>(key: SettingKey) => values.get(key) as T;
+  const dataDir = path.resolve(get<string>('dataDir'));
+  const storeUrl = get<string>('store');
+  let storePath = path.join(dataDir, 'logs.db');
+  if (storeUrl !== '') {
+    const match = /^sqlite:\/\/(.+)$/.exec(storeUrl);
+    if (!match?.[1]) {
+      throw new ConfigError(`--store / OMS_STORE: expected sqlite:///path/to/logs.db, got ${JSON.stringify(storeUrl)}`);
+    }
+    storePath = path.resolve(match[1]);
+  }
+  const masterKeyFile = get<string>('masterKeyFile');
+  const region = get<string>('region');
+  if (!/^[a-z0-9-]{1,64}$/.test(region)) throw new ConfigError(`--region / OMS_REGION: ${JSON.stringify(region)} is not a region name`);
+  const version = get<string>('apiVersion');
+  if (!/^[0-9A-Za-z.-]{1,32}$/.test(version)) throw new ConfigError(`--api-version / OMS_API_VERSION: ${JSON.stringify(version)} is not a version`);
+
+  return deepFreeze<Config>({
+    server: { host: get<string>('host'), port: get<number>('port') },
+    dataDir,
+    store: { kind: 'sqlite', path: storePath },
+    credentialsPath: path.join(dataDir, 'credentials.db'),
+    masterKeyFile: masterKeyFile === '' ? path.join(dataDir, 'master.key') : path.resolve(masterKeyFile),
+    api: { region, version },
+    retentionDays: get<number>('retentionDays'),
+    trustedProxies: get<string[]>('trustedProxies'),
+    logLevel: get<LogLevel>('logLevel'),
+  });
+}

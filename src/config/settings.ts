@@ -1,0 +1,40 @@
+/**
+ * Every setting of `oms serve` and `oms admin`, once: its flag, its environment variable, its type, its
+ * default and its help. The CLI builds its options from this table; load-config.ts merges and validates.
+ * Precedence: flag, then environment variable, then default.
+ */
+export type SettingType = 'string' | 'port' | 'positiveInt' | 'logLevel' | 'cidrList';
+
+export interface Setting {
+  key: SettingKey;
+  flag: string;
+  env: string;
+  type: SettingType;
+  default: string;
+  help: string;
+}
+
+export type SettingKey =
+  | 'host'
+  | 'port'
+  | 'dataDir'
+  | 'store'
+  | 'region'
+  | 'apiVersion'
+  | 'retentionDays'
+  | 'trustedProxies'
+  | 'masterKeyFile'
+  | 'logLevel';
+
+export const SETTINGS: readonly Setting[] = [
+  { key: 'host', flag: '--host', env: 'OMS_HOST', type: 'string', default: '127.0.0.1', help: 'address to listen on' },
+  { key: 'port', flag: '--port', env: 'OMS_PORT', type: 'port', default: '8080', help: 'TCP port to listen on (0: any free port)' },
+  { key: 'dataDir', flag: '--data', env: 'OMS_DATA_DIR', type: 'string', default: './oms-data', help: 'directory of the embedded stores and the master key' },
+  { key: 'store', flag: '--store', env: 'OMS_STORE', type: 'string', default: '', help: 'log store URL: sqlite:///path/to/logs.db (default: logs.db in the data directory)' },
+  { key: 'region', flag: '--region', env: 'OMS_REGION', type: 'string', default: 'eu-west-2', help: 'region name clients sign requests for' },
+  { key: 'apiVersion', flag: '--api-version', env: 'OMS_API_VERSION', type: 'string', default: '1.40', help: 'API version written in QueryApiVersion' },
+  { key: 'retentionDays', flag: '--retention-days', env: 'OMS_RETENTION_DAYS', type: 'positiveInt', default: '32', help: 'days a record stays readable before it is purged' },
+  { key: 'trustedProxies', flag: '--trusted-proxies', env: 'OMS_TRUSTED_PROXIES', type: 'cidrList', default: '', help: 'comma-separated addresses and CIDRs of proxies whose X-Forwarded-For is believed' },
+  { key: 'masterKeyFile', flag: '--master-key-file', env: 'OMS_MASTER_KEY_FILE', type: 'string', default: '', help: 'file holding the key that seals secrets and page tokens (default: master.key in the data directory; created on first start)' },
+  { key: 'logLevel', flag: '--log-level', env: 'OMS_LOG_LEVEL', type: 'logLevel', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
+];

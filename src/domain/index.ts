@@ -1,0 +1,5 @@
+export * from './log.js';
+export * from './time.js';
+export * from './oms-error.js';
+export * from './call-name.js';
+export * from './validate-log.js';

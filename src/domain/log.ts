@@ -1,0 +1,78 @@
+/**
+ * The log record, with the field names and types of `Log` in the OUTSCALE API description
+ * (reference/outscale-api-readapilogs.yaml). The names stay PascalCase end to end, store columns included.
+ */
+export const LOG_FIELDS = [
+  'AccountId',
+  'CallDuration',
+  'QueryAccessKey',
+  'QueryApiName',
+  'QueryApiVersion',
+  'QueryCallName',
+  'QueryDate',
+  'QueryHeaderRaw',
+  'QueryHeaderSize',
+  'QueryIpAddress',
+  'QueryPayloadRaw',
+  'QueryPayloadSize',
+  'QueryUserAgent',
+  'RequestId',
+  'ResponseSize',
+  'ResponseStatusCode',
+] as const;
+
+export type LogField = (typeof LOG_FIELDS)[number];
+
+/** A log as it travels on the wire: QueryDate is `2021-08-11T09:55:02.842375Z`. */
+export interface Log {
+  AccountId: string;
+  CallDuration: number;
+  QueryAccessKey: string;
+  QueryApiName: string;
+  QueryApiVersion: string;
+  QueryCallName: string;
+  QueryDate: string;
+  QueryHeaderRaw: string;
+  QueryHeaderSize: number;
+  QueryIpAddress: string;
+  QueryPayloadRaw: string;
+  QueryPayloadSize: number;
+  QueryUserAgent: string;
+  RequestId: string;
+  ResponseSize: number;
+  ResponseStatusCode: number;
+}
+
+/**
+ * A log as the stores keep it: the same fields, QueryDate as integer microseconds since the epoch
+ * (exact, sortable, and what both SQLite and ClickHouse 18.16 can hold without DateTime64).
+ */
+export interface LogRecord extends Omit<Log, 'QueryDate'> {
+  QueryDateUs: number;
+}
+
+/** A stored record with its arrival sequence: the tie-breaker for records sharing a QueryDate. */
+export interface StoredLogRecord extends LogRecord {
+  ArrivalSeq: number;
+}
+
+export const STRING_FIELDS = [
+  'AccountId',
+  'QueryAccessKey',
+  'QueryApiName',
+  'QueryApiVersion',
+  'QueryCallName',
+  'QueryHeaderRaw',
+  'QueryIpAddress',
+  'QueryPayloadRaw',
+  'QueryUserAgent',
+  'RequestId',
+] as const satisfies readonly LogField[];
+
+export const INTEGER_FIELDS = [
+  'CallDuration',
+  'QueryHeaderSize',
+  'QueryPayloadSize',
+  'ResponseSize',
+  'ResponseStatusCode',
+] as const satisfies readonly LogField[];

@@ -1,0 +1,89 @@
+/**
+ * Dates as OMS handles them: integer microseconds since the Unix epoch inside, ISO 8601 UTC with six
+ * fractional digits on the wire (`2021-08-11T09:55:02.842375Z`, the form OUTSCALE returns).
+ */
+
+export const US_PER_MS = 1_000;
+export const US_PER_SECOND = 1_000_000;
+export const US_PER_HOUR = 3_600 * US_PER_SECOND;
+export const US_PER_DAY = 24 * US_PER_HOUR;
+
+// Years from 1970 only, and at most Number.MAX_SAFE_INTEGER microseconds (2255-06-05T23:47:34.740991Z):
+// anything else is a typo or an attack, and every value stays an exact integer. Beyond that bound a
+// double can no longer hold every microsecond (9999-12-31T23:59:59.999999Z would round into year 10000),
+// and page tokens only carry safe integers.
+export const MAX_DATE_US = Number.MAX_SAFE_INTEGER;
+const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
+
+export interface ParsedDate {
+  us: number;
+  /** true when the text was a date without a time (`2017-05-10`). */
+  dateOnly: boolean;
+}
+
+function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
+function validCalendarDate(year: number, month: number, day: number): boolean {
+  return year >= 1970 && year <= 9999 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month);
+}
+
+/**
+ * Parses an ISO 8601 date or date-time strictly: `2024-02-30`, `yesterday` or `2024-01-01T25:00` are
+ * rejected rather than rolled over as `Date.parse` would. A date-time without an offset is UTC.
+ * Returns undefined when the text is not such a date.
+ */
+export function parseIsoDate(text: string): ParsedDate | undefined {
+  if (text.length > 40) return undefined;
+  const d = DATE_ONLY.exec(text);
+  if (d) {
+    const [year, month, day] = [Number(d[1]), Number(d[2]), Number(d[3])];
+    if (!validCalendarDate(year, month, day)) return undefined;
+    const us = Date.UTC(year, month - 1, day) * US_PER_MS;
+    if (us > MAX_DATE_US) return undefined;
+    return { us, dateOnly: true };
+  }
+  const m = DATE_TIME.exec(text);
+  if (!m) return undefined;
+  const [year, month, day, hour, minute] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5])];
+  const second = m[6] === undefined ? 0 : Number(m[6]);
+  if (!validCalendarDate(year, month, day) || hour > 23 || minute > 59 || second > 59) return undefined;
+  const fraction = m[7] ?? '';
+  const fractionUs = Number((fraction + '000000').slice(0, 6));
+  let offsetMinutes = 0;
+  const zone = m[8];
+  if (zone !== undefined && zone !== 'Z' && zone !== 'z') {
+    const sign = zone.startsWith('-') ? -1 : 1;
+    const digits = zone.slice(1).replace(':', '');
+    const oh = Number(digits.slice(0, 2));
+    const om = digits.length > 2 ? Number(digits.slice(2, 4)) : 0;
+    if (oh > 23 || om > 59) return undefined;
+    offsetMinutes = sign * (oh * 60 + om);
+  }
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second) - offsetMinutes * 60_000;
+  const us = ms * US_PER_MS + fractionUs;
+  // An offset can move a 1970-01-01 local time before the epoch.
+  if (us < 0 || us > MAX_DATE_US) return undefined;
+  return { us, dateOnly: false };
+}
+
+/** `2021-08-11T09:55:02.842375Z` from microseconds since the epoch. */
+export function formatIsoUs(us: number): string {
+  const ms = Math.floor(us / US_PER_MS);
+  const micro = us - ms * US_PER_MS;
+  // toISOString gives `YYYY-MM-DDTHH:MM:SS.mmmZ`; append the three sub-millisecond digits.
+  const iso = new Date(ms).toISOString();
+  return iso.slice(0, 23) + String(micro).padStart(3, '0') + 'Z';
+}
+
+/** Clock abstraction so that tests control time instead of sleeping. */
+export interface Clock {
+  nowUs(): number;
+}
+
+export const systemClock: Clock = {
+  nowUs: () => Date.now() * US_PER_MS,
+};

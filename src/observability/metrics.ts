@@ -1,0 +1,38 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The Prometheus registry of one server, with the metrics every module reports to. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'call' | 'status'>;
+  readonly callSeconds: Histogram<'call'>;
+  readonly authFailures: Counter<'kind'>;
+  readonly recordsWritten: Counter;
+  readonly recordQueue: Gauge;
+  readonly recordsPurged: Counter;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'oms_process_' });
+    this.requests = new Counter({
+      name: 'oms_api_requests_total',
+      help: 'OUTSCALE API calls answered, by call name and HTTP status',
+      labelNames: ['call', 'status'],
+      registers: [this.registry],
+    });
+    this.callSeconds = new Histogram({
+      name: 'oms_api_call_duration_seconds',
+      help: 'Time to answer an API call served by OMS',
+      labelNames: ['call'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [this.registry],
+    });
+    this.authFailures = new Counter({
+      name: 'oms_auth_failures_total',
+      help: 'Refused signatures, by kind (AuthenticationFailed or KeyLockedOut)',
+      labelNames: ['kind'],
+      registers: [this.registry],
+    });
+    this.recordsWritten = new Counter({ name: 'oms_records_written_total', help: 'Log records written to the store by this process', registers: [this.registry] });
+    this.recordQueue = new Gauge({ name: 'oms_record_queue_length', help: 'Log records waiting to be written to the store', registers: [this.registry] });
+    this.recordsPurged = new Counter({ name: 'oms_records_purged_total', help: 'Log records deleted by retention', registers: [this.registry] });
+  }
+}

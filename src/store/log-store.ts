@@ -1,0 +1,78 @@
+import type { LogRecord, StoredLogRecord } from '../domain/log.js';
+
+/**
+ * The replaceable store of log records. SQLite (embedded) implements it now; ClickHouse will.
+ * Every implementation passes test/store/log-store.suite.ts unchanged.
+ *
+ * Order: records are read by (QueryDateUs, ArrivalSeq). ArrivalSeq is assigned by the store when a
+ * record is first appended, strictly increasing in arrival order, so ties on QueryDate keep arrival
+ * order and (QueryDateUs, ArrivalSeq) is a total order usable as a keyset cursor.
+ */
+export interface LogStore {
+  /**
+   * Appends records, idempotently on (AccountId, RequestId): a record whose identity is already stored
+   * (or appears earlier in the same batch) is not stored again and is reported in `duplicateIndexes`.
+   * When the promise resolves, the inserted records are durable.
+   * Throws OmsError('StoreUnavailable') when the store cannot take writes.
+   */
+  append(records: readonly LogRecord[]): Promise<AppendResult>;
+
+  /** One page of records matching `query`, oldest first. */
+  readPage(query: LogQuery): Promise<LogPage>;
+
+  /** The highest ArrivalSeq stored so far (0 when empty): the snapshot bound of a paging session. */
+  highWaterMark(): Promise<number>;
+
+  /** Counts the records matching `query` (ignores `after` and `limit`). For tests, metrics and tools. */
+  count(query: Omit<LogQuery, 'after' | 'limit'>): Promise<number>;
+
+  /** Deletes every record whose QueryDateUs is before `cutoffUs`; returns how many were deleted. */
+  purgeBefore(cutoffUs: number): Promise<number>;
+
+  /** Refreshes planner statistics, if the implementation has any. Cheap enough to run periodically. */
+  optimize(): Promise<void>;
+
+  /** Flushes and releases resources. Appends in flight complete first. */
+  close(): Promise<void>;
+}
+
+export interface AppendResult {
+  inserted: number;
+  /** Indexes, in the input array, of records that were already stored. */
+  duplicateIndexes: number[];
+}
+
+/** A position in the (QueryDateUs, ArrivalSeq) order: the last record of the previous page. */
+export interface LogCursor {
+  dateUs: number;
+  seq: number;
+}
+
+/**
+ * What to read. Every list is OR within itself; lists combine with AND; an empty or absent list is no
+ * constraint. The window is [fromUs, toUs).
+ */
+export interface LogQuery {
+  accountId: string;
+  fromUs: number;
+  toUs: number;
+  /** Only records with ArrivalSeq <= maxSeq (the snapshot taken when paging began). */
+  maxSeq?: number;
+  callNames?: readonly string[];
+  accessKeys?: readonly string[];
+  apiNames?: readonly string[];
+  ipAddresses?: readonly string[];
+  userAgents?: readonly string[];
+  requestIds?: readonly string[];
+  statusCodes?: readonly number[];
+  /** Start strictly after this position. */
+  after?: LogCursor;
+  /** Page size, 1..1000. */
+  limit: number;
+}
+
+export interface LogPage {
+  records: StoredLogRecord[];
+  /** true when at least one more record matches after the last one returned. */
+  hasMore: boolean;
+}
