@@ -67,7 +67,7 @@ export function mapError(err: unknown, requestId: string): MappedError {
       return { status: row.status, body: oscErrorBody(err.kind, err.details, requestId), retryAfterSec: err.retryAfterSec, isBug: err.kind === 'Internal' };
     }
     const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-    const known = typeof code === 'string' ? FRAMEWORK_ERRORS[code] : undefined;
+    const known = typeof code === 'string' && Object.hasOwn(FRAMEWORK_ERRORS, code) ? FRAMEWORK_ERRORS[code] : undefined;
     if (known !== undefined) {
       return { status: OSC_ERRORS[known.kind].status, body: oscErrorBody(known.kind, known.details, requestId), retryAfterSec: undefined, isBug: false };
     }

@@ -35,12 +35,14 @@ export function formatHeaderRaw(rawHeaders: readonly string[]): string {
 
 /**
  * QueryHeaderSize: bytes of the request head as received: the request line and each `Name: value`
- * line with its CRLF, and the blank line that ends the head.
+ * line with its CRLF, and the blank line that ends the head. Node's HTTP parser hands over the head
+ * as latin1 text, one character per byte received, so the bytes are counted as latin1: counting them
+ * as UTF-8 would count a non-ASCII byte twice.
  */
 export function measureHeaderBytes(method: string, url: string, httpVersion: string, rawHeaders: readonly string[]): number {
-  let bytes = Buffer.byteLength(`${method} ${url} HTTP/${httpVersion}\r\n`) + 2;
+  let bytes = Buffer.byteLength(`${method} ${url} HTTP/${httpVersion}\r\n`, 'latin1') + 2;
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    bytes += Buffer.byteLength(rawHeaders[i] as string) + 2 + Buffer.byteLength(rawHeaders[i + 1] as string) + 2;
+    bytes += Buffer.byteLength(rawHeaders[i] as string, 'latin1') + 2 + Buffer.byteLength(rawHeaders[i + 1] as string, 'latin1') + 2;
   }
   return bytes;
 }
@@ -53,10 +55,12 @@ function escapeRegExp(text: string): string {
 
 /**
  * Compiles the masker once: string values of the secret fields are replaced in the raw text, which
- * keeps the rest of the payload byte for byte (re-serialising parsed JSON would not).
+ * keeps the rest of the payload byte for byte (re-serialising parsed JSON would not). A value left
+ * unterminated (a truncated or malformed body, still recorded with its 400) is masked to the end of
+ * the payload rather than kept in clear.
  */
 export function compileSecretMasker(secretFields: readonly string[] = DEFAULT_SECRET_FIELDS): SecretMasker {
   if (secretFields.length === 0) return (payload) => payload;
-  const pattern = new RegExp(`("(?:${secretFields.map(escapeRegExp).join('|')})"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`, 'g');
+  const pattern = new RegExp(`("(?:${secretFields.map(escapeRegExp).join('|')})"\\s*:\\s*)"(?:[^"\\\\]|\\\\[\\s\\S])*(?:"|\\\\?$)`, 'g');
   return (payload) => (payload.includes('"') ? payload.replace(pattern, `$1"${MASK}"`) : payload);
 }

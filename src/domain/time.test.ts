@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { MAX_DATE_US, US_PER_DAY, US_PER_HOUR, US_PER_MS, US_PER_SECOND, formatIsoUs, parseIsoDate, systemClock } from './time.js';
+import { MAX_EXACT_DATE_US, US_PER_DAY, US_PER_HOUR, US_PER_MS, US_PER_SECOND, formatIsoUs, parseIsoDate, systemClock } from './time.js';
 
 const WIRE_FORM = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
@@ -65,13 +65,18 @@ describe('parseIsoDate', () => {
     }
   });
 
-  it('rejects dates whose microseconds would not be exact integers', () => {
-    assert.equal(parseIsoDate('9999-12-31T23:59:59.999999Z'), undefined);
-    assert.equal(parseIsoDate('9999-12-31'), undefined);
-    assert.equal(parseIsoDate('2300-01-01'), undefined);
-    assert.equal(parseIsoDate('2255-06-05T23:47:34.740992Z'), undefined);
-    assert.deepEqual(parseIsoDate('2255-06-05T23:47:34.740991Z'), { us: MAX_DATE_US, dateOnly: false });
-    assert.deepEqual(parseIsoDate('2255-06-05'), { us: Date.UTC(2255, 5, 5) * US_PER_MS, dateOnly: true });
+  it('accepts dates up to the end of year 9999 as far bounds, and nothing later', () => {
+    assert.deepEqual(parseIsoDate('9999-12-31'), { us: Date.UTC(9999, 11, 31) * US_PER_MS, dateOnly: true });
+    assert.deepEqual(parseIsoDate('2999-01-01'), { us: Date.UTC(2999, 0, 1) * US_PER_MS, dateOnly: true });
+    assert.equal(parseIsoDate('9999-12-31T23:59:59Z')?.us, Date.UTC(9999, 11, 31, 23, 59, 59) * US_PER_MS);
+    assert.notEqual(parseIsoDate('9999-12-31T23:59:59.999999Z'), undefined);
+    assert.equal(parseIsoDate('9999-12-31T23:00:00-02:00'), undefined);
+    assert.equal(parseIsoDate('10000-01-01'), undefined);
+  });
+
+  it('holds every microsecond exactly up to 2255-06-05T23:47:34.740991Z', () => {
+    assert.deepEqual(parseIsoDate('2255-06-05T23:47:34.740991Z'), { us: MAX_EXACT_DATE_US, dateOnly: false });
+    assert.equal(parseIsoDate('2255-06-05T23:47:34.740990Z')?.us, MAX_EXACT_DATE_US - 1);
   });
 
   it('accepts the epoch itself', () => {
@@ -135,7 +140,7 @@ describe('parseIsoDate', () => {
       fc.property(fc.string({ maxLength: 60, unit: 'binary' }), (text) => {
         const parsed = parseIsoDate(text);
         if (parsed !== undefined) {
-          assert.ok(Number.isSafeInteger(parsed.us) && parsed.us >= 0);
+          assert.ok(Number.isInteger(parsed.us) && parsed.us >= 0 && parsed.us < Date.UTC(10000, 0, 1) * US_PER_MS);
         }
       }),
     );
@@ -170,17 +175,40 @@ describe('formatIsoUs', () => {
 
   it('formats the epoch and the last representable microsecond', () => {
     assert.equal(formatIsoUs(0), '1970-01-01T00:00:00.000000Z');
-    assert.equal(formatIsoUs(MAX_DATE_US), '2255-06-05T23:47:34.740991Z');
+    assert.equal(formatIsoUs(MAX_EXACT_DATE_US), '2255-06-05T23:47:34.740991Z');
   });
 
+  // Up to 2^53 microseconds (year 2255) every microsecond is a safe integer; beyond, a double cannot
+  // hold each microsecond, so the exact round trip is checked over the exact range, and over every
+  // year up to 9999 at the second.
   it('round-trips: parsing the formatted text gives back the same microsecond', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: MAX_DATE_US }), (us) => {
+      fc.property(fc.integer({ min: 0, max: MAX_EXACT_DATE_US }), (us) => {
         const text = formatIsoUs(us);
         assert.match(text, WIRE_FORM);
         assert.deepEqual(parseIsoDate(text), { us, dateOnly: false });
       }),
       { numRuns: 2_000 },
+    );
+  });
+
+  it('round-trips whole seconds in every year from 1970 to 9999', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: Date.UTC(9999, 11, 31, 23, 59, 59) / 1000 }), (seconds) => {
+        const us = seconds * US_PER_SECOND;
+        const text = formatIsoUs(us);
+        assert.equal(text, new Date(seconds * 1000).toISOString().replace('.000Z', '.000000Z'));
+        assert.deepEqual(parseIsoDate(text), { us, dateOnly: false });
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('writes whole milliseconds as Date does, within the exact range', () => {
+    fc.assert(
+      fc.property(fc.date({ min: new Date(0), max: new Date(MAX_EXACT_DATE_US / US_PER_MS), noInvalidDate: true }), (d) => {
+        assert.equal(formatIsoUs(d.getTime() * US_PER_MS), d.toISOString().replace('Z', '000Z'));
+      }),
     );
   });
 
@@ -201,10 +229,11 @@ describe('time constants and clock', () => {
     assert.equal(US_PER_DAY, 86_400_000_000);
   });
 
-  it('the system clock reads the current time in microseconds', () => {
+  it('the system clock reads the current time in microseconds, within the current millisecond', () => {
     const before = Date.now() * US_PER_MS;
     const now = systemClock.nowUs();
-    const after = Date.now() * US_PER_MS;
-    assert.ok(now >= before && now <= after);
+    const after = (Date.now() + 1) * US_PER_MS;
+    assert.ok(Number.isSafeInteger(now));
+    assert.ok(now >= before && now < after);
   });
 });

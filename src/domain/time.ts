@@ -8,11 +8,12 @@ export const US_PER_SECOND = 1_000_000;
 export const US_PER_HOUR = 3_600 * US_PER_SECOND;
 export const US_PER_DAY = 24 * US_PER_HOUR;
 
-// Years from 1970 only, and at most Number.MAX_SAFE_INTEGER microseconds (2255-06-05T23:47:34.740991Z):
-// anything else is a typo or an attack, and every value stays an exact integer. Beyond that bound a
-// double can no longer hold every microsecond (9999-12-31T23:59:59.999999Z would round into year 10000),
-// and page tokens only carry safe integers.
-export const MAX_DATE_US = Number.MAX_SAFE_INTEGER;
+// Years 1970..9999 only (in UTC): anything else is a typo or an attack.
+// Up to MAX_EXACT_DATE_US (2255-06-05T23:47:34.740991Z) every microsecond is an exact safe integer.
+// Later dates are still accepted as far query bounds (`QueryDateBefore: 2999-01-01`), but a double
+// no longer holds each of their microseconds, so date-window.ts clamps windows to this bound and
+// records are never dated that far (ingest refuses dates in the future).
+export const MAX_EXACT_DATE_US = Number.MAX_SAFE_INTEGER;
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATE_TIME =
   /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
@@ -22,6 +23,8 @@ export interface ParsedDate {
   /** true when the text was a date without a time (`2017-05-10`). */
   dateOnly: boolean;
 }
+
+const MAX_DATE_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 function daysInMonth(year: number, month: number): number {
   return new Date(Date.UTC(year, month, 0)).getUTCDate();
@@ -42,9 +45,7 @@ export function parseIsoDate(text: string): ParsedDate | undefined {
   if (d) {
     const [year, month, day] = [Number(d[1]), Number(d[2]), Number(d[3])];
     if (!validCalendarDate(year, month, day)) return undefined;
-    const us = Date.UTC(year, month - 1, day) * US_PER_MS;
-    if (us > MAX_DATE_US) return undefined;
-    return { us, dateOnly: true };
+    return { us: Date.UTC(year, month - 1, day) * US_PER_MS, dateOnly: true };
   }
   const m = DATE_TIME.exec(text);
   if (!m) return undefined;
@@ -65,8 +66,8 @@ export function parseIsoDate(text: string): ParsedDate | undefined {
   }
   const ms = Date.UTC(year, month - 1, day, hour, minute, second) - offsetMinutes * 60_000;
   const us = ms * US_PER_MS + fractionUs;
-  // An offset can move a 1970-01-01 local time before the epoch.
-  if (us < 0 || us > MAX_DATE_US) return undefined;
+  // An offset can move a 1970-01-01 local time before the epoch, or a 9999-12-31 one into year 10000.
+  if (us < 0 || ms > MAX_DATE_MS) return undefined;
   return { us, dateOnly: false };
 }
 
@@ -84,6 +85,10 @@ export interface Clock {
   nowUs(): number;
 }
 
+/**
+ * Wall-clock milliseconds (so that NTP corrections are followed) with the microseconds taken from the
+ * monotonic high-resolution timer: QueryDate carries six fractional digits, as OUTSCALE's do.
+ */
 export const systemClock: Clock = {
-  nowUs: () => Date.now() * US_PER_MS,
+  nowUs: () => Date.now() * US_PER_MS + Math.floor((performance.now() % 1) * US_PER_MS),
 };

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { OmsError } from '../domain/oms-error.js';
-import { MAX_DATE_US, US_PER_DAY, US_PER_HOUR, parseIsoDate, type ParsedDate } from '../domain/time.js';
+import { MAX_EXACT_DATE_US, US_PER_DAY, US_PER_HOUR, parseIsoDate, type ParsedDate } from '../domain/time.js';
 import { DEFAULT_WINDOW_US, resolveDateWindow } from './date-window.js';
 
 const RETENTION_DAYS = 32;
@@ -151,23 +151,31 @@ describe('resolveDateWindow', () => {
     });
   });
 
-  it('keeps a window that reaches the last representable date within safe integers', () => {
-    const window = resolveDateWindow(date('2255-06-05'), undefined, NOW, RETENTION_DAYS);
-    assert.equal(window.fromUs, us('2255-06-05'));
-    assert.equal(window.toUs, MAX_DATE_US);
-    const dayEnd = resolveDateWindow(date('2017-05-01'), date('2255-06-05'), NOW, RETENTION_DAYS);
-    assert.equal(dayEnd.toUs, MAX_DATE_US);
+  it('stops far bounds at the last exactly representable microsecond', () => {
+    const onlyAfter = resolveDateWindow(date('2255-06-05'), undefined, NOW, RETENTION_DAYS);
+    assert.deepEqual(onlyAfter, { fromUs: us('2255-06-05'), toUs: MAX_EXACT_DATE_US });
+    const farBefore = resolveDateWindow(date('2017-05-01'), date('2999-01-01'), NOW, RETENTION_DAYS);
+    assert.deepEqual(farBefore, { fromUs: us('2017-05-01'), toUs: MAX_EXACT_DATE_US });
+    const endOfTime = resolveDateWindow(date('2017-05-01'), date('9999-12-31T23:59:59.999999Z'), NOW, RETENTION_DAYS);
+    assert.equal(endOfTime.toUs, MAX_EXACT_DATE_US);
+    const farAfter = resolveDateWindow(date('2999-01-01'), undefined, NOW, RETENTION_DAYS);
+    assert.deepEqual(farAfter, { fromUs: MAX_EXACT_DATE_US, toUs: MAX_EXACT_DATE_US });
+    const farBoth = resolveDateWindow(date('2998-01-01'), date('2999-01-01'), NOW, RETENTION_DAYS);
+    assert.deepEqual(farBoth, { fromUs: MAX_EXACT_DATE_US, toUs: MAX_EXACT_DATE_US });
   });
 
   it('always returns safe integers with fromUs <= toUs, or throws an OmsError', () => {
     const bound = fc.option(
-      fc.record({ us: fc.integer({ min: 0, max: MAX_DATE_US }), dateOnly: fc.boolean() }).map((d) =>
-        d.dateOnly ? { us: d.us - (d.us % US_PER_DAY), dateOnly: true } : d,
+      fc.date({ min: new Date(0), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }).chain((d) =>
+        fc.oneof(
+          fc.constant(date(d.toISOString().slice(0, 10))),
+          fc.integer({ min: 0, max: 999 }).map((micro) => date(d.toISOString().replace('Z', `${String(micro).padStart(3, '0')}Z`))),
+        ),
       ),
       { nil: undefined },
     );
     fc.assert(
-      fc.property(bound, bound, fc.integer({ min: 40 * US_PER_DAY, max: MAX_DATE_US }), fc.integer({ min: 1, max: 365 }), (after, before, now, days) => {
+      fc.property(bound, bound, fc.integer({ min: 40 * US_PER_DAY, max: MAX_EXACT_DATE_US }), fc.integer({ min: 1, max: 365 }), (after, before, now, days) => {
         let window;
         try {
           window = resolveDateWindow(after, before, now, days);

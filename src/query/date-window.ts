@@ -1,5 +1,5 @@
 import { OmsError } from '../domain/oms-error.js';
-import { MAX_DATE_US, US_PER_DAY, US_PER_HOUR, type ParsedDate } from '../domain/time.js';
+import { MAX_EXACT_DATE_US, US_PER_DAY, US_PER_HOUR, type ParsedDate } from '../domain/time.js';
 
 /**
  * The date window of a ReadApiLogs call (SPEC section 4, after the reference documentation):
@@ -41,10 +41,10 @@ export function resolveDateWindow(after: ParsedDate | undefined, before: ParsedD
     }
   }
   const oldestVisibleUs = nowUs - retentionDays * US_PER_DAY;
-  fromUs = Math.max(fromUs, oldestVisibleUs);
-  // After + 48 h, or the end of a date-only Before, can pass the last representable date; page tokens
-  // carry only safe integers, and no record can be dated later anyway.
-  toUs = Math.min(toUs, MAX_DATE_US);
+  // Far bounds (Before 2999-01-01) stop at the last exactly representable microsecond: page tokens carry
+  // only safe integers, and no record is dated later anyway.
+  fromUs = Math.min(Math.max(fromUs, oldestVisibleUs), MAX_EXACT_DATE_US);
+  toUs = Math.min(toUs, MAX_EXACT_DATE_US);
   if (toUs < fromUs) toUs = fromUs;
   return { fromUs, toUs };
 }

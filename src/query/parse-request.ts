@@ -80,7 +80,8 @@ const requestSchema = {
         },
       },
     },
-    NextPageToken: { type: 'string', maxLength: MAX_PAGE_TOKEN_CHARS },
+    // No length limit here: an overlong token is an invalid token (4078), judged by the codec.
+    NextPageToken: { type: 'string' },
     ResultsPerPage: { type: 'integer', minimum: 1, maximum: MAX_RESULTS_PER_PAGE },
     With: {
       type: 'object',
