@@ -57,7 +57,7 @@ function decodeJsonBody(body: unknown): unknown {
  * x-osc-target. Order of checks: call name (404), signature (401), parameters (400), then the call.
  */
 export function registerOscApiRoutes(app: FastifyInstance, deps: OscApiDeps): void {
-  const handler = async (request: FastifyRequest<{ Params: CallParams }>, reply: FastifyReply): Promise<string> => {
+  const handler = async (request: FastifyRequest<{ Params: CallParams }>, reply: FastifyReply): Promise<Buffer> => {
     const callName = resolveCallName(request);
     if (!CALL_NAME.test(callName) || callName !== 'ReadApiLogs') {
       const known = CALL_NAME.test(callName) && isOutscaleCallName(callName);
@@ -87,9 +87,11 @@ export function registerOscApiRoutes(app: FastifyInstance, deps: OscApiDeps): vo
     const parsed = parseReadApiLogsRequest(decodeJsonBody(body));
     const responseContext = { RequestId: request.id };
     reply.header('content-type', 'application/json');
-    if (parsed.dryRun) return JSON.stringify({ ResponseContext: responseContext });
+    if (parsed.dryRun) return Buffer.from(JSON.stringify({ ResponseContext: responseContext }));
     const result = await readApiLogs(caller.accountId, parsed, deps.readApiLogs);
-    return JSON.stringify({ ResponseContext: responseContext, ...result });
+    // Encoded once here: the byte count of the record and the socket write then share one buffer
+    // (a 1000-log page is about 1 MB; each extra pass over the string costs milliseconds).
+    return Buffer.from(JSON.stringify({ ResponseContext: responseContext, ...result }));
   };
 
   for (const path of ['/api/:version/:call', '/api/:version', '/']) {

@@ -45,6 +45,30 @@ const LIST_COLUMNS = [
   ['statusCodes', 'ResponseStatusCode'],
 ] as const;
 
+type RawRow = [number, string, number, string, string, string, string, number, string, number, string, string, number, string, string, number, number];
+
+function toRecord(r: RawRow): StoredLogRecord {
+  return {
+    ArrivalSeq: r[0],
+    AccountId: r[1],
+    CallDuration: r[2],
+    QueryAccessKey: r[3],
+    QueryApiName: r[4],
+    QueryApiVersion: r[5],
+    QueryCallName: r[6],
+    QueryDateUs: r[7],
+    QueryHeaderRaw: r[8],
+    QueryHeaderSize: r[9],
+    QueryIpAddress: r[10],
+    QueryPayloadRaw: r[11],
+    QueryPayloadSize: r[12],
+    QueryUserAgent: r[13],
+    RequestId: r[14],
+    ResponseSize: r[15],
+    ResponseStatusCode: r[16],
+  };
+}
+
 function unavailable(err: unknown): OmsError {
   return new OmsError('StoreUnavailable', 'The log store cannot be reached.', { cause: err });
 }
@@ -92,7 +116,9 @@ export class SqliteLogStore implements LogStore {
     const key = sql + after;
     let statement = this.#pages.get(key);
     if (statement === undefined) {
-      statement = this.#db.prepare(`SELECT ArrivalSeq, ${COLUMNS.join(', ')} FROM logs WHERE ${sql}${after} ORDER BY QueryDateUs, ArrivalSeq LIMIT ?`);
+      // raw(): rows as arrays. better-sqlite3 builds row objects key by key, which costs about three
+      // times the query itself on a 1000-row page; one object literal of fixed shape per row does not.
+      statement = this.#db.prepare(`SELECT ArrivalSeq, ${COLUMNS.join(', ')} FROM logs WHERE ${sql}${after} ORDER BY QueryDateUs, ArrivalSeq LIMIT ?`).raw(true);
       if (this.#pages.size > 500) this.#pages.clear();
       this.#pages.set(key, statement);
     }
@@ -100,7 +126,7 @@ export class SqliteLogStore implements LogStore {
     if (query.after !== undefined) all.push(query.after.dateUs, query.after.dateUs, query.after.seq);
     all.push(query.limit + 1);
     try {
-      const rows = statement.all(...all) as StoredLogRecord[];
+      const rows = (statement.all(...all) as RawRow[]).map(toRecord);
       const hasMore = rows.length > query.limit;
       if (hasMore) rows.pop();
       return { records: rows, hasMore };
