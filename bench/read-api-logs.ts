@@ -103,6 +103,25 @@ async function main(): Promise<void> {
     }
   }
 
+  // The floor of any Node HTTP answer of that size: a bare node:http server in its own process answering
+  // a ready-made body of the requested length, timed by the same client.
+  const floorPort = await freePort();
+  const floorServer = spawn(
+    process.execPath,
+    ['-e', `const b=Buffer.alloc(4<<20,120);require('node:http').createServer((q,s)=>{q.resume();q.on('end',()=>{s.setHeader('content-type','application/json');s.end(b.subarray(0,Number(q.headers['x-size'])))})}).listen(${floorPort},'127.0.0.1')`],
+    { stdio: 'ignore' },
+  );
+  const floorUrl = `http://127.0.0.1:${floorPort}/`;
+  for (let i = 0; ; i++) {
+    try {
+      await post(floorUrl, { 'x-size': '1' }, '{}');
+      break;
+    } catch {
+      if (i > 200) throw new Error('the floor server did not start');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
   const prng = new Prng(SEED * 31);
   const spanUs = spanDays * US_PER_DAY;
   const commonNames = Array.from({ length: 20 }, () => model.callNames.pick(prng));
@@ -130,12 +149,13 @@ async function main(): Promise<void> {
   const maxSeq = await sqlStore.highWaterMark();
   const rows: string[] = [];
   console.log(`\nReadApiLogs, big account (${Math.round(big.share * 100)} % of records), 48-hour windows at random, ${QUERIES} calls per line, one at a time`);
-  console.log('shape               page   SQL p50   SQL p99  HTTP p50  HTTP p99  added p50  added p99  HTTP/SQL p50  logs/page');
+  console.log('shape               page   SQL p50   SQL p99  HTTP p50  HTTP p99  added p50  added p99  HTTP/SQL p50  floor p50  floor p99  logs/page');
   for (const shape of shapes) {
     for (const pageSize of [100, 1000]) {
       const sqlMs: number[] = [];
       const httpMs: number[] = [];
       let logs = 0;
+      let bytes = 0;
       // The first calls of a shape warm the server's JIT and page cache; they are not counted.
       const warmup = Math.max(5, Math.floor(QUERIES / 10));
       for (let q = -warmup; q < QUERIES; q++) {
@@ -156,20 +176,33 @@ async function main(): Promise<void> {
         sqlMs.push(sqlElapsed);
         httpMs.push(httpElapsed);
         if (response.status !== 200) throw new Error(`ReadApiLogs answered ${response.status}: ${response.text.slice(0, 300)}`);
-        if (q >= 0) logs += page.records.length;
+        if (q >= 0) {
+          logs += page.records.length;
+          bytes += Buffer.byteLength(response.text);
+        }
       }
       const sql = summarize(sqlMs);
       const http = summarize(httpMs);
-      const row = `${shape.name.padEnd(18)} ${String(pageSize).padStart(5)} ${fmt(sql.p50).padStart(9)} ${fmt(sql.p99).padStart(9)} ${fmt(http.p50).padStart(9)} ${fmt(http.p99).padStart(9)} ${fmt(http.p50 - sql.p50).padStart(10)} ${fmt(http.p99 - sql.p99).padStart(10)} ${(http.p50 / sql.p50).toFixed(2).padStart(13)} ${Math.round(logs / QUERIES).toString().padStart(10)}`;
+      const floorMs: number[] = [];
+      const size = String(Math.round(bytes / QUERIES));
+      for (let q = -5; q < QUERIES; q++) {
+        const t2 = performance.now();
+        await post(floorUrl, { 'x-size': size, 'content-type': 'application/json' }, '{}');
+        if (q >= 0) floorMs.push(performance.now() - t2);
+      }
+      const floor = summarize(floorMs);
+      const row = `${shape.name.padEnd(18)} ${String(pageSize).padStart(5)} ${fmt(sql.p50).padStart(9)} ${fmt(sql.p99).padStart(9)} ${fmt(http.p50).padStart(9)} ${fmt(http.p99).padStart(9)} ${fmt(http.p50 - sql.p50).padStart(10)} ${fmt(http.p99 - sql.p99).padStart(10)} ${(http.p50 / sql.p50).toFixed(2).padStart(13)} ${fmt(floor.p50).padStart(10)} ${fmt(floor.p99).padStart(10)} ${Math.round(logs / QUERIES).toString().padStart(10)}`;
       console.log(row);
       rows.push(row);
     }
   }
   console.log('(times in ms; HTTP: from signing the call to its last byte received by this process, the server being another process;');
-  console.log(' added: HTTP minus SQL, what signing, HTTP, authentication, JSON and the call\'s own record cost)');
+  console.log(' added: HTTP minus SQL, what signing, HTTP, authentication, JSON and the call\'s own record cost;');
+  console.log(' floor: a bare node:http server answering a ready-made body of the same average size, same client)');
 
   await sqlStore.close();
   agent.destroy();
+  floorServer.kill();
   server.kill('SIGTERM');
   await new Promise((r) => server.once('exit', r));
   await store.close();

@@ -1,0 +1,203 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { isOmsError, OmsError } from '../../src/domain/oms-error.js';
+import { SCHEMA_VERSION, identityHash } from '../../src/store/sqlite/schema.js';
+import { SqliteLogStore, type SqliteLogStoreOptions } from '../../src/store/sqlite/sqlite-log-store.js';
+import { describeLogStore, makeRecord } from './log-store.suite.js';
+
+const root = mkdtempSync(path.join(tmpdir(), 'oms-sqlite-store-test-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+let fileCounter = 0;
+function freshPath(): string {
+  const dir = path.join(root, `store-${++fileCounter}`);
+  mkdirSync(dir);
+  return path.join(dir, 'logs.sqlite');
+}
+
+function open(options: Partial<SqliteLogStoreOptions> & { path: string }): SqliteLogStore {
+  // A small cache keeps many stores in one test process cheap; behaviour does not depend on it.
+  return new SqliteLogStore({ cacheSizeMb: 8, ...options });
+}
+
+describeLogStore('SqliteLogStore', async () => {
+  const file = freshPath();
+  const store = open({ path: file });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      rmSync(path.dirname(file), { recursive: true, force: true });
+    },
+  };
+});
+
+describeLogStore('SqliteLogStore (identities merged every 3 records, no checkpoint worker)', async () => {
+  const file = freshPath();
+  const store = open({ path: file, recentIdentities: 3, backgroundCheckpoint: false });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      rmSync(path.dirname(file), { recursive: true, force: true });
+    },
+  };
+});
+
+/** Asserts that `action` fails with StoreUnavailable, with a short fixed text and no SQL. */
+async function assertUnavailable(action: () => unknown): Promise<OmsError> {
+  let caught: unknown;
+  try {
+    await action();
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(isOmsError(caught), `expected an OmsError, got ${String(caught)}`);
+  assert.equal(caught.kind, 'StoreUnavailable');
+  assert.doesNotMatch(caught.details, /\b(SELECT|INSERT|UPDATE|DELETE|CREATE|PRAGMA|FROM|WHERE)\b/i);
+  assert.doesNotMatch(caught.details, /logs_by|log_ids|store_meta|sqlite/i);
+  assert.ok(caught.details.length < 80);
+  return caught;
+}
+
+describe('SqliteLogStore: file', () => {
+  it('records the schema version in user_version', async () => {
+    const file = freshPath();
+    const store = open({ path: file });
+    await store.close();
+    const db = new Database(file, { readonly: true });
+    assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+    assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    db.close();
+  });
+
+  it('keeps records and the ArrivalSeq counter when the file is reopened', async () => {
+    const file = freshPath();
+    let store = open({ path: file });
+    const first = [makeRecord({ QueryDateUs: 10 }), makeRecord({ QueryDateUs: 20 })];
+    await store.append(first);
+    const mark = await store.highWaterMark();
+    // Purge the newest records: a counter derived from max(ArrivalSeq) would go back.
+    await store.append([makeRecord({ QueryDateUs: 5 })]);
+    const markAfter = await store.highWaterMark();
+    await store.purgeBefore(6);
+    await store.close();
+
+    store = open({ path: file });
+    assert.equal(await store.highWaterMark(), markAfter);
+    assert.ok(markAfter > mark);
+    assert.deepEqual(await store.append(first), { inserted: 0, duplicateIndexes: [0, 1] });
+    await store.append([makeRecord({ QueryDateUs: 1 })]);
+    const page = await store.readPage({ accountId: first[0]!.AccountId, fromUs: 0, toUs: 100, limit: 10 });
+    assert.deepEqual(page.records.map((r) => r.QueryDateUs), [1, 10, 20]);
+    assert.ok(page.records[0]!.ArrivalSeq > markAfter);
+    await store.close();
+  });
+
+  it('lets two stores on one file (server and oms admin) share idempotence and the counter', async () => {
+    const file = freshPath();
+    const server = open({ path: file, recentIdentities: 2 });
+    const admin = open({ path: file, recentIdentities: 2 });
+    const records = Array.from({ length: 9 }, (_, i) => makeRecord({ QueryDateUs: 100 + i }));
+    assert.equal((await server.append(records.slice(0, 5))).inserted, 5);
+    assert.deepEqual(await admin.append(records.slice(3)), { inserted: 4, duplicateIndexes: [0, 1] });
+    assert.deepEqual(await server.append(records), { inserted: 0, duplicateIndexes: [0, 1, 2, 3, 4, 5, 6, 7, 8] });
+    assert.equal(await server.highWaterMark(), await admin.highWaterMark());
+    const page = await server.readPage({ accountId: records[0]!.AccountId, fromUs: 0, toUs: 1_000, limit: 20 });
+    assert.deepEqual(page.records.map((r) => r.QueryDateUs), records.map((r) => r.QueryDateUs));
+    await admin.close();
+    await server.close();
+  });
+
+  it('stores distinct records whose identities share a hash, and still finds each one exactly', async () => {
+    // Two request ids of one account with the same 48-bit identity hash, found by a birthday search.
+    const [first, second] = COLLIDING_REQUEST_IDS;
+    assert.equal(identityHash(COLLIDING_ACCOUNT, first), identityHash(COLLIDING_ACCOUNT, second));
+    for (const recentIdentities of [1_000, 1]) {
+      const store = open({ path: freshPath(), recentIdentities });
+      const a = makeRecord({ AccountId: COLLIDING_ACCOUNT, RequestId: first, QueryDateUs: 1 });
+      const b = makeRecord({ AccountId: COLLIDING_ACCOUNT, RequestId: second, QueryDateUs: 2 });
+      assert.deepEqual(await store.append([a, b, a]), { inserted: 2, duplicateIndexes: [2] });
+      assert.deepEqual(await store.append([b, a]), { inserted: 0, duplicateIndexes: [0, 1] });
+      const query = { accountId: COLLIDING_ACCOUNT, fromUs: 0, toUs: 10, limit: 10 };
+      assert.deepEqual((await store.readPage({ ...query, requestIds: [second] })).records.map((r) => r.RequestId), [second]);
+      assert.deepEqual((await store.readPage({ ...query, requestIds: [first, second] })).records.length, 2);
+      assert.equal(await store.purgeBefore(2), 1);
+      assert.deepEqual(await store.append([b]), { inserted: 0, duplicateIndexes: [0] });
+      assert.deepEqual(await store.append([a]), { inserted: 1, duplicateIndexes: [] });
+      await store.close();
+    }
+  });
+});
+
+describe('SqliteLogStore: failures', () => {
+  it('fails with StoreUnavailable when the file cannot be opened', async () => {
+    await assertUnavailable(() => open({ path: path.join(root, 'missing-directory', 'logs.sqlite') }));
+    const dir = path.join(root, 'a-directory');
+    mkdirSync(dir);
+    await assertUnavailable(() => open({ path: dir }));
+  });
+
+  it('fails with StoreUnavailable when the file is not a database', async () => {
+    const file = freshPath();
+    writeFileSync(file, 'this is not a database, only some text that is long enough to be a header '.repeat(100));
+    await assertUnavailable(() => open({ path: file }));
+  });
+
+  it('fails appends and purges with StoreUnavailable on a store opened read-only, and still reads', async () => {
+    const file = freshPath();
+    const writer = open({ path: file });
+    const record = makeRecord();
+    await writer.append([record]);
+    await writer.close();
+    const reader = open({ path: file, readOnly: true });
+    await assertUnavailable(() => reader.append([makeRecord()]));
+    await assertUnavailable(() => reader.purgeBefore(Number.MAX_SAFE_INTEGER));
+    const page = await reader.readPage({ accountId: record.AccountId, fromUs: 0, toUs: Number.MAX_SAFE_INTEGER, limit: 10 });
+    assert.equal(page.records.length, 1);
+    await reader.close();
+  });
+
+  it('fails appends with StoreUnavailable when another process holds the write lock past busyTimeoutMs', async () => {
+    const file = freshPath();
+    const store = open({ path: file, busyTimeoutMs: 50 });
+    const other = new Database(file);
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      await assertUnavailable(() => store.append([makeRecord()]));
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    assert.equal((await store.append([makeRecord()])).inserted, 1, 'the store works again once the lock is gone');
+    await store.close();
+  });
+
+  it('fails every call with StoreUnavailable after close', async () => {
+    const store = open({ path: freshPath() });
+    await store.close();
+    await store.close();
+    await assertUnavailable(() => store.append([makeRecord()]));
+    await assertUnavailable(() => store.readPage({ accountId: 'a', fromUs: 0, toUs: 1, limit: 1 }));
+    await assertUnavailable(() => store.highWaterMark());
+  });
+
+  it('finishes a purge in progress when closed, without failing it', async () => {
+    const store = open({ path: freshPath() });
+    const records = Array.from({ length: 12_000 }, (_, i) => makeRecord({ QueryDateUs: i, AccountId: `acct-${i % 3}` }));
+    await store.append(records);
+    const purge = store.purgeBefore(Number.MAX_SAFE_INTEGER);
+    await store.close();
+    const deleted = await purge;
+    assert.ok(deleted > 0 && deleted <= records.length);
+  });
+});
+
+// Found among 64 million random UUIDs (a 48-bit hash gives about 7 such pairs); valid as long as
+// identityHash is unchanged, which the schema version guarantees.
+const COLLIDING_ACCOUNT = '123456789012';
+const COLLIDING_REQUEST_IDS: [string, string] = ['2f33e620-9ec5-4cd3-af3b-b5ee98e72b8d', 'da78453c-7071-466f-becc-4e7b461cd2d4'];
