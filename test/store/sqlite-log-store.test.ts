@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { isOmsError, OmsError } from '../../src/domain/oms-error.js';
+import { buildReadSql, shapeOf, type ReadKind, type ReadPlan } from '../../src/store/sqlite/read-query.js';
 import { SCHEMA_VERSION, identityHash } from '../../src/store/sqlite/schema.js';
 import { SqliteLogStore, type SqliteLogStoreOptions } from '../../src/store/sqlite/sqlite-log-store.js';
 import { describeLogStore, makeRecord } from './log-store.suite.js';
@@ -113,6 +114,37 @@ describe('SqliteLogStore: file', () => {
     await server.close();
   });
 
+  it('reads through the pinned index and sorts nothing, with or without planner statistics', async () => {
+    const file = freshPath();
+    const store = open({ path: file });
+    await store.append(Array.from({ length: 200 }, (_, i) => makeRecord({ QueryDateUs: i * 1_000_000_000 })));
+    await store.close();
+    const db = new Database(file);
+    const shapes: [ReadKind, ReadPlan, Record<string, unknown[]>, string][] = [
+      ['page', 'time', {}, 'INDEX logs_by_time'],
+      ['page', 'time', { userAgents: ['u'], apiNames: ['a'] }, 'INDEX logs_by_time'],
+      ['keys', 'callNames', { callNames: ['a', 'b'] }, 'COVERING INDEX logs_by_call'],
+      ['keys', 'accessKeys', { accessKeys: ['k'] }, 'COVERING INDEX logs_by_key'],
+      ['keys', 'ipAddresses', { ipAddresses: ['i'], userAgents: ['u'] }, 'INDEX logs_by_ip'],
+      ['keys', 'statusCodes', { statusCodes: [500], callNames: ['a'] }, 'INDEX logs_by_status'],
+      ['count', 'callNames', { callNames: ['a'] }, 'COVERING INDEX logs_by_call'],
+    ];
+    for (const statistics of ['none', 'ANALYZE']) {
+      if (statistics === 'ANALYZE') db.exec('ANALYZE');
+      for (const [kind, plan, lists, index] of shapes) {
+        const sql = buildReadSql(shapeOf(kind, plan, { accountId: 'a', fromUs: 0, toUs: 1, ...lists }));
+        const parameters = new Array((sql.match(/\?/g) ?? []).length).fill(1);
+        const detail = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...parameters) as { detail: string }[])
+          .map((row) => row.detail)
+          .join(' | ');
+        const seeks = new RegExp(`USING ${index} \\(<expr>=\\? AND AccountId=\\?`);
+        assert.match(detail, seeks, `${kind} ${plan} (${statistics}): ${detail}`);
+        assert.doesNotMatch(detail, /TEMP B-TREE/, `${kind} ${plan} (${statistics}): ${detail}`);
+      }
+    }
+    db.close();
+  });
+
   it('stores distinct records whose identities share a hash, and still finds each one exactly', async () => {
     // Two request ids of one account with the same 48-bit identity hash, found by a birthday search.
     const [first, second] = COLLIDING_REQUEST_IDS;
@@ -140,6 +172,25 @@ describe('SqliteLogStore: failures', () => {
     const dir = path.join(root, 'a-directory');
     mkdirSync(dir);
     await assertUnavailable(() => open({ path: dir }));
+  });
+
+  it('refuses a database it did not create, and one from a newer schema version, without changing them', async () => {
+    const foreign = freshPath();
+    const other = new Database(foreign);
+    other.exec('CREATE TABLE logs (x)');
+    other.close();
+    await assertUnavailable(() => open({ path: foreign }));
+
+    const newer = freshPath();
+    await open({ path: newer }).close();
+    const db = new Database(newer);
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    await assertUnavailable(() => open({ path: newer }));
+    await assertUnavailable(() => open({ path: newer, readOnly: true }));
+    const check = new Database(newer, { readonly: true });
+    assert.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION + 1);
+    check.close();
   });
 
   it('fails with StoreUnavailable when the file is not a database', async () => {

@@ -2,24 +2,24 @@
  * The SQL of reads: a few fixed shapes, each a pure function of (kind, plan, lengths of the filter
  * lists). Every value is a bound parameter, lists included (`IN (?, ?, ?)`); nothing from a query is
  * ever written into the SQL text, so a shape's text is the same for every caller and its prepared
- * statement can be cached (see StatementCache).
+ * statement can be cached (StatementCache, bounded).
  *
  * Plans are chosen in code (choosePlan in sqlite-log-store.ts) and pinned with INDEXED BY. Left to
- * itself, with sqlite_stat4 present, the planner picked the time index with a full sort for small
- * accounts (p99 47-72 ms on 2M records) and the call index for "common call AND status 500" (p99
- * 300 ms). Measured on 2M records.
+ * itself, with sqlite_stat4 present, the SQLite planner picked the time index and a full sort for
+ * small accounts (p99 47-72 ms on 2M records) and the call index for "common call AND status 500"
+ * (p99 300 ms).
  *
- *   time        logs_by_time (AccountId, QueryDateUs[, ArrivalSeq]) in order: window only, or only
- *               unindexed filters (QueryUserAgents, QueryApiNames). One statement, rows directly.
- *   requestIds  log_ids + log_ids_recent by identity hash, then rows by ArrivalSeq. One statement.
- *   <filter>    logs_by_<filter> (AccountId, hour, value, QueryDateUs[, ArrivalSeq]), one statement
- *               per value of the filter's list ("keys"): with `value = ?` and the hours of the window
- *               as a JSON list, SQLite seeks (account, hour, value) hour after hour and returns
+ *   time        logs_by_time (hour, AccountId, QueryDateUs[, ArrivalSeq]), hour by hour: window
+ *               only, or only unindexed filters (QueryUserAgents, QueryApiNames). Rows directly.
+ *   requestIds  log_ids + log_ids_recent by identity hash, then rows by ArrivalSeq. Rows directly.
+ *   <filter>    logs_by_<filter> (hour, AccountId, value, QueryDateUs[, ArrivalSeq]), one "keys"
+ *               statement per value of the filter's list: with `value = ?` and the hours of the window
+ *               as a JSON list, SQLite seeks (hour, account, value) hour after hour and returns
  *               (QueryDateUs, ArrivalSeq) already in order, from the index alone when no other filter
- *               is given. The store merges the values' keys, keeps the first `limit + 1` and reads
- *               those rows by ArrivalSeq. A single `value IN (?, ?)` statement would need a sort per
- *               hour, and with statistics present SQLite chose to seek (account, hour) only and scan
- *               the hour for the values: a rare call name over 32 days of the large account took
+ *               is given. The store merges the keys of all values, keeps the first `limit + 1` and
+ *               reads those rows by ArrivalSeq. A single `value IN (?, ?)` statement would sort within
+ *               each hour, and once statistics existed SQLite chose to seek (hour, account) only and
+ *               scan every entry of the hour: a rare call name over 32 days of the large account took
  *               80 ms instead of 2.
  */
 import { BUCKET_SQL } from './schema.js';
@@ -117,11 +117,7 @@ export function buildReadSql(shape: ReadShape): string {
   const where: string[] = [];
   let from: string;
   let order: string;
-  if (shape.plan === 'time') {
-    if (shape.kind === 'keys') throw new RangeError('the time plan reads rows');
-    from = 'logs INDEXED BY logs_by_time';
-    order = 'QueryDateUs, ArrivalSeq';
-  } else if (shape.plan === 'requestIds') {
+  if (shape.plan === 'requestIds') {
     if (shape.kind === 'keys') throw new RangeError('the requestIds plan reads rows');
     const n = shape.lengths[LIST_FILTERS.findIndex((f) => f.key === 'requestIds')] ?? 0;
     from = 'logs NOT INDEXED';
@@ -131,9 +127,12 @@ export function buildReadSql(shape: ReadShape): string {
     );
     order = 'QueryDateUs, ArrivalSeq';
   } else {
-    if (shape.kind === 'page') throw new RangeError('a bucketed plan reads keys');
-    from = `logs INDEXED BY ${indexOf(shape.plan)}`;
+    if (shape.plan === 'time' && shape.kind === 'keys') throw new RangeError('the time plan reads rows');
+    if (shape.plan !== 'time' && shape.kind === 'page') throw new RangeError('a filter plan reads keys');
+    from = `logs INDEXED BY ${shape.plan === 'time' ? 'logs_by_time' : indexOf(shape.plan)}`;
     where.push(`${BUCKET_SQL} IN (SELECT value FROM json_each(?))`);
+    // The hour is a non-decreasing function of QueryDateUs: this is the (QueryDateUs, ArrivalSeq)
+    // order, in the words of the index, so SQLite reads it in order and sorts nothing.
     order = `${BUCKET_SQL}, QueryDateUs, ArrivalSeq`;
   }
   where.push('AccountId = ?', '(QueryDateUs, ArrivalSeq) > (?, ?)', 'QueryDateUs < ?', 'ArrivalSeq <= ?');
@@ -164,22 +163,17 @@ export function buildEstimateSql(plan: ReadPlan): string {
 }
 
 /**
- * The JSON list of the hour buckets in [firstHour, lastHour] where an account has records, by a loose
- * scan of a bucketed index: one seek per such hour. Used instead of listing every hour when a window
- * spans many more hours than a month (an account with a record dated 1970 and one dated 2200 would
- * otherwise list two million hours). Every bucketed index holds every row, so any of them gives the
- * same hours. Parameters: AccountId, firstHour, lastHour, AccountId.
+ * The JSON list of the hour buckets in [firstHour, lastHour] that hold any record, by a loose scan
+ * of logs_by_time (one seek per such hour). Used instead of listing every hour when a window spans
+ * far more than a month: a store holding one record dated 1970 and one dated 2200 would otherwise
+ * make a window over both list two million hours. Parameters: firstHour, lastHour.
  */
-export function buildHoursSql(plan: ReadPlan): string {
-  const next = (bound: string) =>
-    `(SELECT ${BUCKET_SQL} FROM logs INDEXED BY ${indexOf(plan)} WHERE AccountId = ? AND ${BUCKET_SQL} ${bound} ` +
-    `ORDER BY ${BUCKET_SQL} LIMIT 1)`;
-  return (
-    `WITH RECURSIVE hours(h, last) AS (SELECT ${next('>= ?')}, ? UNION ALL ` +
-    `SELECT ${next('> hours.h')}, last FROM hours WHERE hours.h < last) ` +
-    'SELECT json_group_array(h) FROM hours WHERE h IS NOT NULL AND h <= last'
-  );
-}
+export const HOURS_WITH_RECORDS_SQL =
+  `WITH RECURSIVE hours(h, last) AS (` +
+  `SELECT (SELECT ${BUCKET_SQL} FROM logs INDEXED BY logs_by_time WHERE ${BUCKET_SQL} >= ? ORDER BY 1 LIMIT 1), ? ` +
+  `UNION ALL SELECT (SELECT ${BUCKET_SQL} FROM logs INDEXED BY logs_by_time WHERE ${BUCKET_SQL} > hours.h ORDER BY 1 LIMIT 1), last ` +
+  `FROM hours WHERE hours.h < last) ` +
+  `SELECT json_group_array(h) FROM hours WHERE h IS NOT NULL AND h <= last`;
 
 /** A bounded map of prepared statements, least recently used evicted first (Map keeps insertion order). */
 export class StatementCache<S> {

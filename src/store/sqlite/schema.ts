@@ -1,66 +1,74 @@
 /**
  * The SQLite schema of the log store: versioned DDL applied in order, recorded in `PRAGMA user_version`.
  *
- * Figures below come from `bench/store-import.ts` on the reference machine (2 cores, SSD) with 2 million
- * generated records (100 accounts, one holding 40 %), appended in batches of 10,000. See the numbers
- * printed by that bench for the current run; the design reasons are these.
+ * Figures: `node --import tsx bench/store-import.ts` on the reference machine (2 cores, 24 GiB, SSD),
+ * 2 million generated records (100 accounts, one holding 40 %; bench/lib/generate-logs.ts) appended in
+ * batches of 10,000. Runs vary by about 15 % on that machine; the figures are typical runs.
  *
- * Where the time goes. A naive layout (five indexes including UNIQUE (AccountId, RequestId), one
- * transaction per 1,000 records) imports about 7,000 records/s and slows down as the file grows. Every
- * commit writes each page it dirtied to the WAL, and later the checkpoint copies it again into the
- * database. An index whose keys arrive in random order (a UUID RequestId, or (AccountId, QueryCallName,
- * QueryDateUs) with thousands of (account, call) pairs active at once) dirties about one page per
- * record: 4 KiB written twice to store a 60-byte entry. A bigger page cache does not help: the cost is
- * writing pages, not reading them (measured: cache_size 2 MiB → 256 MiB changed 9,900 → 10,700 records/s).
- * So the layout below keeps every insertion point *local*:
+ * Where the time goes. The naive layout (UNIQUE (AccountId, RequestId) and four (AccountId, <col>,
+ * QueryDateUs) indexes, transactions of 1,000) imports about 10,000 records/s, slowing down as the
+ * file grows. In WAL mode each commit writes every page it changed to the `-wal` file and the
+ * checkpoint later copies it again into the database. An index whose inserts land all over its
+ * B-tree changes about one page per record: a UUID RequestId, but also (AccountId, QueryCallName, ...)
+ * with thousands of (account, call) pairs active at once. That is a page written twice to store a
+ * 60-byte entry; the page cache does not help, the cost is writing (cache_size 2 → 256 MiB moved the
+ * naive layout from 9,900 to 10,700 records/s). So every index below inserts *where the last batch
+ * inserted*, and the figure that matters is bytes written per record (/proc/self/io write_bytes):
  *
  * 1. `logs` is a rowid table whose rowid is ArrivalSeq: rows are appended at the right edge of the
- *    B-tree, pages fill completely and each is written once. Big text columns come last.
+ *    B-tree, each page filled and written once. The big text columns come last.
  *
- * 2. Filter indexes start with (AccountId, hour bucket): `(AccountId, QueryDateUs / 3600000000, <col>,
- *    QueryDateUs)`. Records arrive roughly in date order, so all inserts of a batch land in the current
- *    hour's region of each account, a few pages, instead of one page per (account, value) pair.
- *    Measured on 2M records: 27,000 → 37,000 records/s for the same five indexes (identity included).
- *    Readers list the hours of their window (`IN (json_each(?))`) and order by (hour, QueryDateUs,
- *    ArrivalSeq), which is the same order as (QueryDateUs, ArrivalSeq) since the hour is a monotonic
- *    function of the date; SQLite then only sorts within one hour ("TEMP B-TREE FOR LAST 2 TERMS") and
- *    stops at LIMIT. One-day buckets measured the same on import and sort 24 times more per step;
- *    15-minute buckets imported no faster and multiply the seeks of long windows.
+ * 2. Every index starts with the hour of QueryDateUs: `(QueryDateUs / 3600000000, AccountId, <col>,
+ *    QueryDateUs)`. Records arrive in date order (give or take seconds), so a batch only adds entries
+ *    to the region of the current hours, a few pages shared by all accounts, written about once, like
+ *    an append-only log. Measured, all five indexes:
+ *      (AccountId, <col>, QueryDateUs)              27,000 records/s  (4 KiB pages, checkpoint inline)
+ *      (AccountId, hour, <col>, QueryDateUs)        37,000 records/s  (same conditions)
+ *                                                   48,800 records/s, 5,050 bytes written per record
+ *      (hour, AccountId, <col>, QueryDateUs)        67,900 records/s, 2,710 bytes written per record
+ *    (the last two with the checkpoint worker and 16 KiB pages, 600,000 records). With the account
+ *    first, every active account keeps its own hot page in each index, a hundred pages per commit.
+ *    Readers list the hours of their window (`IN (SELECT value FROM json_each(?))`) and order by
+ *    (hour, QueryDateUs, ArrivalSeq): the same order as (QueryDateUs, ArrivalSeq), since the hour is a
+ *    non-decreasing function of the date, so SQLite reads it straight from the index with no sort
+ *    (read-query.ts). A 32-day window costs 768 seeks per value, about a millisecond.
  *
- * 3. Identity (AccountId, RequestId) is a 48-bit hash (`identityHash`, 6 bytes on disk) in a two-level
- *    table pair, checked exactly against the row on every hash match, so a collision never drops a
- *    distinct record:
- *      log_ids_recent  the last ~200,000 identities: small, so a batch dirties at most its few hundred pages;
- *      log_ids         everything older, merged from log_ids_recent in hash order in one pass when it is
- *                      full, so each page of log_ids is written once per merge rather than once per record.
- *    Measured on 2M records with the indexes of point 2: a single table of hashes falls from 39,000
- *    to 25,000 records/s as it grows; the two levels hold 35,000-40,000.
- *    The same table serves the RequestIds filter: hash → ArrivalSeq → row, then the exact comparison.
+ * 3. Identity (AccountId, RequestId) is a 48-bit hash (`identityHash`, 6 bytes on disk) in two tables,
+ *    always confirmed against the row, so a collision never drops a distinct record:
+ *      log_ids_recent  the last ~200,000 identities: small, so a batch rewrites at most its few pages;
+ *      log_ids         everything older, merged from log_ids_recent in hash order in one pass when
+ *                      it is full, so each page of log_ids is written once per merge, not per record.
+ *    With one table of hashes, import fell from 39,000 to 25,000 records/s as it grew; with two it
+ *    held 35,000-40,000 (2M records, before points 2 and 4). The UNIQUE (AccountId, RequestId) index
+ *    of the naive layout is 60 bytes per entry inserted at random: its largest single cost.
+ *    log_ids also serves the RequestIds filter: hash → ArrivalSeq → row, then the exact comparison.
  *
- * 4. The WAL is copied into the database (checkpointed) on a worker thread, so the writer never does
- *    it inline (see checkpointer.ts). Measured: 37,000 → 48,000 records/s.
+ * 4. The WAL is copied into the database on a worker thread (checkpointer.ts), not inside the COMMIT
+ *    of whichever append crosses wal_autocheckpoint: 50,200 → 74,000 records/s on 2M records.
  *
- * 5. 16 KiB pages: the same bytes in a quarter of the WAL frames and system calls. Measured 48,000 →
- *    53,000 records/s; row fetches read 16 KiB pages from the OS cache, which the read figures absorb.
+ * 5. 16 KiB pages: the same bytes in a quarter of the WAL frames and system calls, and denser indexes.
+ *    Against 4 KiB on 2M records: 76,300 vs 72,800 records/s, 1,111 vs 1,193 bytes per record in the
+ *    file, window pages of 1,000 rows in 2.9 vs 4.3 ms (p50).
  *
- * Every index costs about 2 µs of CPU per record and its hot pages on each commit; each one here
- * serves a filter that would otherwise scan the whole window of the account (rare IPs, rare status
- * codes, rare call names, one access key). QueryUserAgents and QueryApiNames have no index: an account
- * has a handful of user agents and one API name, so a scan of the time index finds matches at once;
- * a value the account never used costs a scan of the window.
+ * Each filter index costs about 2 µs of CPU per record and ~130 bytes written per record (all four:
+ * 97,000 → 75,000 records/s); each serves a filter that would otherwise scan the whole window of the
+ * account: rare IPs, rare status codes, rare call names, one access key. QueryUserAgents and
+ * QueryApiNames have no index: an account has a handful of user agents and one API name, so a scan of
+ * the time index finds matches at once; a value the account never used costs a scan of the window.
  *
- * Retention: `purgeBefore` deletes by (AccountId, QueryDateUs) through `logs_by_time`, a chunk per
+ * Retention: `purgeBefore` deletes the oldest hours first through `logs_by_time`, a chunk of rows per
  * transaction, with the identities of the deleted rows.
  */
 import type { Database } from 'better-sqlite3';
+import { OmsError } from '../../domain/oms-error.js';
 
-/** Page size of new databases (fixed when the file is created; see point 5 above). */
+/** Page size of new databases (fixed when the file is created; point 5 above). */
 export const PAGE_SIZE_BYTES = 16_384;
 
-/** Width of the date buckets that lead the filter indexes (see point 2 above). */
+/** Width of the date buckets that lead every index (point 2 above). */
 export const BUCKET_US = 3_600_000_000;
 
-/** The bucket expression, exactly as the filter indexes declare it: queries must repeat it verbatim. */
+/** The bucket expression, exactly as the indexes declare it: queries must repeat it verbatim to use them. */
 export const BUCKET_SQL = 'QueryDateUs / 3600000000';
 
 export interface Migration {
@@ -72,7 +80,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
-    summary: 'logs with arrival order, bucketed filter indexes, two-level identity',
+    summary: 'logs in arrival order, hour-first indexes, two-level identity',
     statements: [
       // The 16 fields of `Log` under their OUTSCALE names; QueryDate as integer microseconds
       // (QueryDateUs); ArrivalSeq is the rowid, assigned from store_meta so it is never reused
@@ -96,12 +104,13 @@ export const MIGRATIONS: readonly Migration[] = [
         QueryPayloadRaw TEXT NOT NULL,
         QueryHeaderRaw TEXT NOT NULL
       ) STRICT`,
-      // Window-only reads, unindexed filters, purge; ArrivalSeq (the rowid) is its implicit last column.
-      'CREATE INDEX logs_by_time ON logs (AccountId, QueryDateUs)',
-      `CREATE INDEX logs_by_call ON logs (AccountId, ${BUCKET_SQL}, QueryCallName, QueryDateUs)`,
-      `CREATE INDEX logs_by_ip ON logs (AccountId, ${BUCKET_SQL}, QueryIpAddress, QueryDateUs)`,
-      `CREATE INDEX logs_by_status ON logs (AccountId, ${BUCKET_SQL}, ResponseStatusCode, QueryDateUs)`,
-      `CREATE INDEX logs_by_key ON logs (AccountId, ${BUCKET_SQL}, QueryAccessKey, QueryDateUs)`,
+      // Window-only reads, unindexed filters, purge. ArrivalSeq, the rowid, is the implicit last
+      // column of every index, so each one is ordered by (hour, AccountId, [value,] QueryDateUs, ArrivalSeq).
+      `CREATE INDEX logs_by_time ON logs (${BUCKET_SQL}, AccountId, QueryDateUs)`,
+      `CREATE INDEX logs_by_call ON logs (${BUCKET_SQL}, AccountId, QueryCallName, QueryDateUs)`,
+      `CREATE INDEX logs_by_ip ON logs (${BUCKET_SQL}, AccountId, QueryIpAddress, QueryDateUs)`,
+      `CREATE INDEX logs_by_status ON logs (${BUCKET_SQL}, AccountId, ResponseStatusCode, QueryDateUs)`,
+      `CREATE INDEX logs_by_key ON logs (${BUCKET_SQL}, AccountId, QueryAccessKey, QueryDateUs)`,
       // Identity: (identityHash(AccountId, RequestId), ArrivalSeq). Two rows may share a hash.
       `CREATE TABLE log_ids (
         IdHash INTEGER NOT NULL,
@@ -128,13 +137,17 @@ export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
 
 /**
  * Brings the file to SCHEMA_VERSION. Runs under BEGIN IMMEDIATE so that two processes opening a new
- * file at the same time apply each migration once. A file from a newer version is refused.
+ * file at the same time apply each migration once. A file from a newer version of OMS, or a database
+ * that OMS did not create, is refused rather than altered.
  */
 export function migrateSchema(db: Database): void {
   const migrate = db.transaction(() => {
     const current = db.pragma('user_version', { simple: true }) as number;
     if (current > SCHEMA_VERSION) {
-      throw new RangeError(`schema version ${current} is newer than this program's ${SCHEMA_VERSION}`);
+      throw new OmsError('StoreUnavailable', 'the log store file was written by a newer version of OMS');
+    }
+    if (current === 0 && db.prepare('SELECT count(*) FROM sqlite_schema').pluck().get() !== 0) {
+      throw new OmsError('StoreUnavailable', 'the log store file holds another database');
     }
     for (const migration of MIGRATIONS) {
       if (migration.version <= current) continue;
