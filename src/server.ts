@@ -4,12 +4,12 @@ import type { FastifyInstance } from 'fastify';
 import { buildHttpServer } from './api/index.js';
 import { compileClientIpResolver, compileSecretMasker, RecordWriter } from './capture/index.js';
 import type { Config } from './config/index.js';
-import { formatIsoUs, systemClock, type Clock } from './domain/index.js';
+import { systemClock, type Clock } from './domain/index.js';
 import { Authenticator, deriveKey, loadOrCreateMasterKey, LockoutTracker, SecretBox, type CredentialStore } from './identity/index.js';
 import { SqliteCredentialStore } from './identity/sqlite-credential-store.js';
 import type { Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
-import { PageTokenCodec } from './query/index.js';
+import { PageTokenCodec, toWireLog } from './query/index.js';
 import { RetentionScheduler, type LogStore } from './store/index.js';
 import { SqliteLogStore } from './store/sqlite/sqlite-log-store.js';
 
@@ -157,7 +157,7 @@ function saveUnwritten(dataDir: string, writer: RecordWriter, logger: Logger): v
   const records = writer.takeUnwritten();
   if (records.length === 0) return;
   const file = path.join(dataDir, `unwritten-${Date.now()}.ndjson`);
-  const lines = records.map(({ QueryDateUs, ...rest }) => JSON.stringify({ ...rest, QueryDate: formatIsoUs(QueryDateUs) }));
+  const lines = records.map((record) => JSON.stringify(toWireLog(record)));
   writeFileSync(file, lines.join('\n') + '\n', { mode: 0o600 });
   logger.error({ file, records: records.length }, 'the store did not take every record before shutdown; import this file with oms admin import');
 }

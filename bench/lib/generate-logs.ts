@@ -19,9 +19,10 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import type { Log, LogRecord } from '../../src/domain/log.js';
+import type { LogRecord } from '../../src/domain/log.js';
+import { toWireLog } from '../../src/query/project-fields.js';
 import { OUTSCALE_CALL_NAMES } from '../../src/domain/outscale-call-names.js';
-import { formatIsoUs, US_PER_DAY, US_PER_SECOND } from '../../src/domain/time.js';
+import { US_PER_DAY, US_PER_SECOND } from '../../src/domain/time.js';
 import { Prng, WeightedPicker, zipfWeights } from './prng.js';
 
 export interface LogModelOptions {
@@ -291,12 +292,6 @@ export function* generateLogBatches(options: GenerateLogsOptions): Generator<Log
     }
   }
   if (batch.length > 0) yield batch;
-}
-
-/** The wire form of a record: QueryDate as `2021-08-11T09:55:02.842375Z`. */
-export function toWireLog(record: LogRecord): Log {
-  const { QueryDateUs, ...rest } = record;
-  return { ...rest, QueryDate: formatIsoUs(QueryDateUs) };
 }
 
 /**

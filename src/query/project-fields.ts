@@ -1,8 +1,8 @@
-import { LOG_FIELDS, type Log, type LogField, type StoredLogRecord } from '../domain/log.js';
+import { LOG_FIELDS, type Log, type LogField, type LogRecord } from '../domain/log.js';
 import { formatIsoUs } from '../domain/time.js';
 
 /** The wire Log of a stored record, all 16 fields, in the order of the Log schema. */
-export function toWireLog(r: StoredLogRecord): Log {
+export function toWireLog(r: LogRecord): Log {
   return {
     AccountId: r.AccountId,
     CallDuration: r.CallDuration,
@@ -27,7 +27,7 @@ export function toWireLog(r: StoredLogRecord): Log {
  * `With` (SPEC section 4, step 4): a field set to false is left out of every log. The common case,
  * every field, takes the direct path.
  */
-export function projectLog(r: StoredLogRecord, fields: readonly LogField[]): Partial<Log> {
+export function projectLog(r: LogRecord, fields: readonly LogField[]): Partial<Log> {
   const full = toWireLog(r);
   if (fields.length === LOG_FIELDS.length) return full;
   const out: Partial<Record<LogField, string | number>> = {};

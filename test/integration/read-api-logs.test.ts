@@ -7,8 +7,8 @@ import { callSigned, makeRecord, ManualClock, startTestServer, type TestKey, typ
 const HOUR_US = 3_600_000_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-function wire(records: LogRecord[], seqOf: (r: LogRecord) => number = () => 0) {
-  return records.map((r) => toWireLog({ ...r, ArrivalSeq: seqOf(r) }));
+function wire(records: LogRecord[]) {
+  return records.map(toWireLog);
 }
 
 describe('ReadApiLogs over HTTP', () => {
