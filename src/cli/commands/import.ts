@@ -1,5 +1,4 @@
-import { createReadStream } from 'node:fs';
-import { once } from 'node:events';
+import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -68,11 +67,16 @@ async function maybeGunzip(input: Readable): Promise<Readable> {
  * blank lines are not records and are skipped.
  */
 export async function importRecords(file: string, store: LogStore, options: ImportOptions): Promise<ImportReport> {
-  const raw = file === '-' ? process.stdin : createReadStream(file);
-  const opened = once(raw, 'readable').catch((err: unknown) => err);
-  if (file !== '-') {
-    const first = await Promise.race([opened, once(raw, 'error').then(([e]) => e as unknown)]);
-    if (first instanceof Error) throw new ImportInputError(`cannot read ${file}: ${(first as NodeJS.ErrnoException).code ?? first.message}`);
+  let raw: Readable;
+  if (file === '-') {
+    raw = process.stdin;
+  } else {
+    // Opened first so that a missing or unreadable file is one clear error before anything is read.
+    try {
+      raw = (await open(file, 'r')).createReadStream();
+    } catch (err) {
+      throw new ImportInputError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
   }
   const input = await maybeGunzip(raw);
   const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
