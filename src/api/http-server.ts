@@ -9,6 +9,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { mapError, oscErrorBody } from './osc-errors.js';
 import { RequestState } from './request-state.js';
 import { registerHealthRoutes, type Readiness } from './routes/health.js';
+import { registerIngestRoutes, type IngestRouteDeps } from './routes/ingest.js';
 import { registerOscApiRoutes, type OscApiDeps } from './routes/osc-api.js';
 
 export const MAX_BODY_BYTES = 1_048_576;
@@ -20,6 +21,7 @@ export interface HttpServerDeps extends OscApiDeps {
   clientIp: ClientIpResolver;
   maskSecrets: SecretMasker;
   readiness: () => Promise<Readiness>;
+  ingest: Omit<IngestRouteDeps, 'logger' | 'metrics' | 'sendError'>;
 }
 
 /** Statuses after which a call is not recorded (SPEC section 3): unauthorized and unknown call. */
@@ -113,6 +115,12 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
 
   registerHealthRoutes(app, { readiness: deps.readiness, metrics: deps.metrics });
   registerOscApiRoutes(app, deps);
+  registerIngestRoutes(app, {
+    ...deps.ingest,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    sendError: (reply, err) => sendOscError(reply, err, deps.logger, deps.metrics),
+  });
   return app;
 }
 

@@ -3,11 +3,12 @@
  * default and its help. The CLI builds its options from this table; load-config.ts merges and validates.
  * Precedence: flag, then environment variable, then default.
  */
-export type SettingType = 'string' | 'port' | 'positiveInt' | 'logLevel' | 'cidrList';
+export type SettingType = 'string' | 'port' | 'positiveInt' | 'byteSize' | 'logLevel' | 'cidrList' | 'secret';
 
 export interface Setting {
   key: SettingKey;
-  flag: string;
+  /** null for a secret: a flag's value is visible to every user of the machine (`ps`), a variable's is not. */
+  flag: string | null;
   env: string;
   type: SettingType;
   default: string;
@@ -24,7 +25,12 @@ export type SettingKey =
   | 'retentionDays'
   | 'trustedProxies'
   | 'masterKeyFile'
-  | 'logLevel';
+  | 'logLevel'
+  | 'ingestToken'
+  | 'ingestTokenFile'
+  | 'ingestMaxBodyBytes'
+  | 'ingestMaxLineBytes'
+  | 'ingestMaxBatches';
 
 export const SETTINGS: readonly Setting[] = [
   { key: 'host', flag: '--host', env: 'OMS_HOST', type: 'string', default: '127.0.0.1', help: 'address to listen on' },
@@ -37,4 +43,9 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'trustedProxies', flag: '--trusted-proxies', env: 'OMS_TRUSTED_PROXIES', type: 'cidrList', default: '', help: 'comma-separated addresses and CIDRs of proxies whose X-Forwarded-For is believed' },
   { key: 'masterKeyFile', flag: '--master-key-file', env: 'OMS_MASTER_KEY_FILE', type: 'string', default: '', help: 'file holding the key that seals secrets and page tokens (default: master.key in the data directory; created on first start)' },
   { key: 'logLevel', flag: '--log-level', env: 'OMS_LOG_LEVEL', type: 'logLevel', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
+  { key: 'ingestToken', flag: null, env: 'OMS_INGEST_TOKEN', type: 'secret', default: '', help: 'bearer token of POST /oms/v1/ingest (unset: ingest is disabled)' },
+  { key: 'ingestTokenFile', flag: '--ingest-token-file', env: 'OMS_INGEST_TOKEN_FILE', type: 'string', default: '', help: 'file holding the bearer token of POST /oms/v1/ingest, instead of OMS_INGEST_TOKEN' },
+  { key: 'ingestMaxBodyBytes', flag: '--ingest-max-body-bytes', env: 'OMS_INGEST_MAX_BODY_BYTES', type: 'byteSize', default: '16777216', help: 'largest ingest body, as sent and after gunzip (larger: 413)' },
+  { key: 'ingestMaxLineBytes', flag: '--ingest-max-line-bytes', env: 'OMS_INGEST_MAX_LINE_BYTES', type: 'byteSize', default: '4194304', help: 'longest NDJSON line of an ingest body (longer: that line is rejected)' },
+  { key: 'ingestMaxBatches', flag: '--ingest-max-batches', env: 'OMS_INGEST_MAX_BATCHES', type: 'positiveInt', default: '8', help: 'ingest requests handled at once (more: 429 with Retry-After)' },
 ];

@@ -1,5 +1,5 @@
 import { LOG_FIELDS, type Log, type LogRecord } from './log.js';
-import { parseIsoDate } from './time.js';
+import { parseIsoDate, US_PER_DAY, US_PER_SECOND } from './time.js';
 
 /**
  * Validation of log records that come from outside (import files, the ingest endpoint): each record is
@@ -88,4 +88,29 @@ export function validateLog(input: unknown, limits: LogValidationLimits = {}): L
   }
   const { QueryDate: _wireDate, ...rest } = log;
   return { ok: true, record: { ...rest, QueryDateUs: date.us } };
+}
+
+/** How far ahead of the server clock a record may be dated: clocks of front ends drift a little. */
+export const FUTURE_TOLERANCE_US = 300 * US_PER_SECOND;
+
+/**
+ * The date bounds of every external record (import and ingest alike): not older than the retention,
+ * since it would be purged at once, and not more than FUTURE_TOLERANCE_US ahead of `nowUs`.
+ */
+export function recordDateLimits(nowUs: number, retentionDays: number): Required<LogValidationLimits> {
+  return { minDateUs: nowUs - retentionDays * US_PER_DAY, maxDateUs: nowUs + FUTURE_TOLERANCE_US };
+}
+
+/**
+ * One line of NDJSON (or one element's text) to a validated record: JSON.parse, then validateLog.
+ * The caller decides what a blank line is and how long a line may be.
+ */
+export function parseLogLine(text: string, limits: LogValidationLimits = {}): LogValidation {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, error: 'not valid JSON' };
+  }
+  return validateLog(value, limits);
 }

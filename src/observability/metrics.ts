@@ -9,6 +9,9 @@ export class Metrics {
   readonly recordsWritten: Counter;
   readonly recordQueue: Gauge;
   readonly recordsPurged: Counter;
+  readonly ingestRecords: Counter<'outcome'>;
+  readonly ingestBatches: Counter<'status'>;
+  readonly ingestInFlight: Gauge;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'oms_process_' });
@@ -34,5 +37,18 @@ export class Metrics {
     this.recordsWritten = new Counter({ name: 'oms_records_written_total', help: 'Log records written to the store by this process', registers: [this.registry] });
     this.recordQueue = new Gauge({ name: 'oms_record_queue_length', help: 'Log records waiting to be written to the store', registers: [this.registry] });
     this.recordsPurged = new Counter({ name: 'oms_records_purged_total', help: 'Log records deleted by retention', registers: [this.registry] });
+    this.ingestRecords = new Counter({
+      name: 'oms_ingest_records_total',
+      help: 'Records received on POST /oms/v1/ingest, by outcome (accepted, duplicate, rejected)',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+    });
+    this.ingestBatches = new Counter({
+      name: 'oms_ingest_batches_total',
+      help: 'Batches posted to /oms/v1/ingest, by HTTP status of the answer',
+      labelNames: ['status'],
+      registers: [this.registry],
+    });
+    this.ingestInFlight = new Gauge({ name: 'oms_ingest_batches_in_flight', help: 'Ingest batches being received or stored', registers: [this.registry] });
   }
 }

@@ -1,0 +1,136 @@
+import { isUtf8 } from 'node:buffer';
+import type { Clock, LogRecord } from '../domain/index.js';
+import { OmsError, parseLogLine, recordDateLimits, validateLog, type LogValidationLimits } from '../domain/index.js';
+import type { LogStore } from '../store/index.js';
+
+/**
+ * The ingest use case (SPEC section 8, POST /oms/v1/ingest): a batch of Log records shipped by an API
+ * front end (Fluent Bit, Vector, another gateway), each judged alone by the validator `oms admin
+ * import` uses, the good ones appended in one store call, and an answer that accounts for every line.
+ *
+ *   body ──▶ NDJSON lines | JSON array elements ──▶ parseLogLine/validateLog ──▶ store.append ──▶ report
+ *                                                         │ rejected (Index, reason)
+ *
+ * Whole-body faults (empty, not UTF-8, not a JSON array) throw InvalidParameterValue and store nothing.
+ */
+export type IngestFormat = 'ndjson' | 'json-array';
+
+export interface IngestRejection {
+  /** 0-based line of the NDJSON body (blank lines count), or 0-based element of the JSON array. */
+  Index: number;
+  Error: string;
+}
+
+export interface IngestReport {
+  Accepted: number;
+  Duplicates: number;
+  Rejected: IngestRejection[];
+}
+
+export interface ParsedIngestBody {
+  records: LogRecord[];
+  rejected: IngestRejection[];
+}
+
+export interface IngestDeps {
+  store: LogStore;
+  clock: Clock;
+  retentionDays: number;
+  maxLineBytes: number;
+  /** Seconds a shipper is told to wait when the store does not take the batch. */
+  storeRetryAfterSec?: number;
+}
+
+const LINE_FEED = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
+const OPEN_BRACE = 0x7b;
+// JSON's own whitespace (RFC 8259 section 2): a line of only these is blank, not a record.
+const BLANK = /^[ \t\r]*$/;
+
+/**
+ * Splits and validates a body. NDJSON: one record per line (LF or CRLF), blank lines skipped but
+ * counted in Index; a line longer than `maxLineBytes` is rejected without being parsed. JSON array:
+ * one record per element. Throws OmsError('InvalidParameterValue') when the body as a whole is unusable.
+ */
+export function parseIngestBody(body: Buffer, format: IngestFormat, maxLineBytes: number, dates: LogValidationLimits): ParsedIngestBody {
+  if (body.length === 0) {
+    throw new OmsError('InvalidParameterValue', 'The request body is empty: send NDJSON or a JSON array of Log records.');
+  }
+  // One native pass over the bytes; each line can then be decoded without a checking decoder.
+  if (!isUtf8(body)) throw new OmsError('InvalidParameterValue', 'The request body is not valid UTF-8; nothing was stored.');
+  return format === 'ndjson' ? parseNdjson(body, maxLineBytes, dates) : parseJsonArray(body, dates);
+}
+
+function parseNdjson(body: Buffer, maxLineBytes: number, dates: LogValidationLimits): ParsedIngestBody {
+  const records: LogRecord[] = [];
+  const rejected: IngestRejection[] = [];
+  const length = body.length;
+  let start = 0;
+  let index = 0;
+  while (start < length) {
+    let end = body.indexOf(LINE_FEED, start);
+    if (end === -1) end = length;
+    const stop = end > start && body[end - 1] === CARRIAGE_RETURN ? end - 1 : end;
+    const lineIndex = index++;
+    const lineStart = start;
+    start = end + 1;
+    if (stop === lineStart) continue;
+    if (stop - lineStart > maxLineBytes) {
+      rejected.push({ Index: lineIndex, Error: `line is longer than ${maxLineBytes} bytes` });
+      continue;
+    }
+    const text = body.toString('utf8', lineStart, stop);
+    if (body[lineStart] !== OPEN_BRACE && BLANK.test(text)) continue;
+    const checked = parseLogLine(text, dates);
+    if (checked.ok) records.push(checked.record);
+    else rejected.push({ Index: lineIndex, Error: checked.error });
+  }
+  return { records, rejected };
+}
+
+function parseJsonArray(body: Buffer, dates: LogValidationLimits): ParsedIngestBody {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new OmsError('InvalidParameterValue', 'The request body is not valid JSON: with Content-Type application/json it must be one JSON array of Log records; nothing was stored.');
+  }
+  if (!Array.isArray(value)) {
+    throw new OmsError('InvalidParameterValue', 'The request body must be a JSON array of Log records (or NDJSON with Content-Type application/x-ndjson); nothing was stored.');
+  }
+  const records: LogRecord[] = [];
+  const rejected: IngestRejection[] = [];
+  for (let i = 0; i < value.length; i++) {
+    const checked = validateLog(value[i], dates);
+    if (checked.ok) records.push(checked.record);
+    else rejected.push({ Index: i, Error: checked.error });
+  }
+  return { records, rejected };
+}
+
+/**
+ * Validates a batch and appends its good records in one store call. Resolves once they are durable
+ * (LogStore.append's promise); a store that cannot take them is StoreUnavailable with a Retry-After,
+ * so the shipper sends the batch again (records already stored then count as Duplicates).
+ */
+export async function ingestBatch(body: Buffer, format: IngestFormat, deps: IngestDeps): Promise<IngestReport> {
+  const parsed = parseIngestBody(body, format, deps.maxLineBytes, recordDateLimits(deps.clock.nowUs(), deps.retentionDays));
+  let accepted = 0;
+  let duplicates = 0;
+  if (parsed.records.length > 0) {
+    try {
+      const result = await deps.store.append(parsed.records);
+      accepted = result.inserted;
+      duplicates = result.duplicateIndexes.length;
+    } catch (err) {
+      if (err instanceof OmsError && err.kind === 'StoreUnavailable') {
+        throw new OmsError('StoreUnavailable', 'The log store is not accepting records; send the batch again later.', {
+          cause: err,
+          retryAfterSec: deps.storeRetryAfterSec ?? 5,
+        });
+      }
+      throw err;
+    }
+  }
+  return { Accepted: accepted, Duplicates: duplicates, Rejected: parsed.rejected };
+}
