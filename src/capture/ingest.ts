@@ -33,7 +33,7 @@ export interface ParsedIngestBody {
 }
 
 export interface IngestDeps {
-  store: LogStore;
+  committer: IngestCommitter;
   clock: Clock;
   retentionDays: number;
   maxLineBytes: number;
@@ -109,19 +109,16 @@ function parseJsonArray(body: Buffer, dates: LogValidationLimits): ParsedIngestB
 }
 
 /**
- * Validates a batch and appends its good records in one store call. Resolves once they are durable
+ * Validates a batch and hands its good records to the committer. Resolves once they are durable
  * (LogStore.append's promise); a store that cannot take them is StoreUnavailable with a Retry-After,
  * so the shipper sends the batch again (records already stored then count as Duplicates).
  */
 export async function ingestBatch(body: Buffer, format: IngestFormat, deps: IngestDeps): Promise<IngestReport> {
   const parsed = parseIngestBody(body, format, deps.maxLineBytes, recordDateLimits(deps.clock.nowUs(), deps.retentionDays));
-  let accepted = 0;
-  let duplicates = 0;
+  let outcome: CommitOutcome = { inserted: 0, duplicates: 0 };
   if (parsed.records.length > 0) {
     try {
-      const result = await deps.store.append(parsed.records);
-      accepted = result.inserted;
-      duplicates = result.duplicateIndexes.length;
+      outcome = await deps.committer.append(parsed.records);
     } catch (err) {
       if (err instanceof OmsError && err.kind === 'StoreUnavailable') {
         throw new OmsError('StoreUnavailable', 'The log store is not accepting records; send the batch again later.', {
@@ -132,5 +129,98 @@ export async function ingestBatch(body: Buffer, format: IngestFormat, deps: Inge
       throw err;
     }
   }
-  return { Accepted: accepted, Duplicates: duplicates, Rejected: parsed.rejected };
+  return { Accepted: outcome.inserted, Duplicates: outcome.duplicates, Rejected: parsed.rejected };
+}
+
+export interface CommitOutcome {
+  inserted: number;
+  duplicates: number;
+}
+
+interface PendingBatch {
+  records: readonly LogRecord[];
+  resolve: (outcome: CommitOutcome) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Group commit for ingest: the batches that finished parsing while the previous append ran go to the
+ * store together, in one append (one SQLite transaction), and each learns its own counts. A store
+ * transaction costs a fixed part (the WAL frames of every index page it touches) plus a part per
+ * record, so several shippers posting at once share the fixed part. Appends never overlap, so a
+ * record posted twice at once is stored once and reported as a Duplicate to the later batch, exactly
+ * as if they had come one after the other. A failed append rejects every batch it carried: none of
+ * them is acknowledged.
+ *
+ *   append(a) ─┐
+ *   append(b) ─┼─▶ queue ─▶ store.append(a ++ b ++ c) ─▶ split duplicateIndexes by offset ─▶ resolve a, b, c
+ *   append(c) ─┘    (up to maxRecordsPerAppend)
+ */
+export class IngestCommitter {
+  readonly #store: LogStore;
+  readonly #maxRecordsPerAppend: number;
+  #queue: PendingBatch[] = [];
+  #running = false;
+
+  constructor(store: LogStore, options: { maxRecordsPerAppend?: number } = {}) {
+    this.#store = store;
+    this.#maxRecordsPerAppend = options.maxRecordsPerAppend ?? 20_000;
+  }
+
+  append(records: readonly LogRecord[]): Promise<CommitOutcome> {
+    if (records.length === 0) return Promise.resolve({ inserted: 0, duplicates: 0 });
+    return new Promise<CommitOutcome>((resolve, reject) => {
+      this.#queue.push({ records, resolve, reject });
+      // After the current I/O phase: the bodies that completed in it join this append.
+      if (!this.#running && this.#queue.length === 1) setImmediate(() => void this.#drain());
+    });
+  }
+
+  async #drain(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    try {
+      while (this.#queue.length > 0) {
+        let take = 0;
+        let count = 0;
+        while (take < this.#queue.length && (take === 0 || count + (this.#queue[take] as PendingBatch).records.length <= this.#maxRecordsPerAppend)) {
+          count += (this.#queue[take] as PendingBatch).records.length;
+          take++;
+        }
+        const group = this.#queue.splice(0, take);
+        await this.#commit(group, count);
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #commit(group: readonly PendingBatch[], count: number): Promise<void> {
+    const all = group.length === 1 ? (group[0] as PendingBatch).records : new Array<LogRecord>(count);
+    if (group.length > 1) {
+      let at = 0;
+      for (const pending of group) for (const record of pending.records) (all as LogRecord[])[at++] = record;
+    }
+    let duplicateIndexes: readonly number[];
+    try {
+      // Sorted here because the LogStore contract does not promise an order.
+      duplicateIndexes = [...(await this.#store.append(all)).duplicateIndexes].sort((a, b) => a - b);
+    } catch (err) {
+      for (const pending of group) pending.reject(err);
+      return;
+    }
+    // Walk the ascending indexes once against each batch's range of the merged array.
+    let d = 0;
+    let start = 0;
+    for (const pending of group) {
+      const end = start + pending.records.length;
+      let duplicates = 0;
+      while (d < duplicateIndexes.length && (duplicateIndexes[d] as number) < end) {
+        duplicates++;
+        d++;
+      }
+      pending.resolve({ inserted: pending.records.length - duplicates, duplicates });
+      start = end;
+    }
+  }
 }
