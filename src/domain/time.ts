@@ -26,8 +26,12 @@ export interface ParsedDate {
 
 const MAX_DATE_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Gregorian calendar, without allocating a Date (dates are parsed once per ingested record). */
 function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)) return 29;
+  return DAYS_IN_MONTH[month - 1] ?? 0;
 }
 
 function validCalendarDate(year: number, month: number, day: number): boolean {
