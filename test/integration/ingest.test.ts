@@ -204,8 +204,9 @@ describe('ingest without a token configured', () => {
 });
 
 /** A POST whose head and first body bytes are sent now and the rest only when `finish` is called. */
-function startSlowIngest(baseUrl: string, body: Buffer): { finish: () => void; answer: Promise<{ status: number; text: string }> } {
+function startSlowIngest(baseUrl: string, body: Buffer): { finish: () => void; abort: () => void; answer: Promise<{ status: number; text: string }> } {
   let finish = () => {};
+  let abort = () => {};
   const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
     const req = httpRequest(`${baseUrl}/oms/v1/ingest`, {
       method: 'POST',
@@ -219,8 +220,13 @@ function startSlowIngest(baseUrl: string, body: Buffer): { finish: () => void; a
     req.on('error', reject);
     req.write(body.subarray(0, 10));
     finish = () => req.end(body.subarray(10));
+    abort = () => {
+      req.on('error', () => {});
+      req.destroy();
+      resolve({ status: 0, text: '' });
+    };
   });
-  return { finish, answer };
+  return { finish, abort, answer };
 }
 
 describe('ingest backpressure and store outages', () => {
@@ -253,6 +259,21 @@ describe('ingest backpressure and store outages', () => {
     assert.equal(after.status, 200);
     // Only the 429s' records are missing: the early probes that got in before the slots filled count.
     assert.equal(await server.stores.logs.count({ accountId: a, fromUs: 0, toUs: Number.MAX_SAFE_INTEGER }), storedBefore + 3);
+  });
+
+  it('frees the slots of clients that disconnect in the middle of their body', async () => {
+    const a = accountId();
+    const inFlight = async () => Number(/oms_ingest_batches_in_flight (\d+)/.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1]);
+    for (let round = 0; round < 3; round++) {
+      const slow = [startSlowIngest(server.url, Buffer.from(ndjson([wireLog(a)]))), startSlowIngest(server.url, Buffer.from(ndjson([wireLog(a)])))];
+      for (let attempt = 0; attempt < 100 && (await inFlight()) < 2; attempt++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(await inFlight(), 2);
+      for (const s of slow) s.abort();
+      for (let attempt = 0; attempt < 100 && (await inFlight()) > 0; attempt++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(await inFlight(), 0);
+    }
+    assert.deepEqual((await postIngest(server.url, ndjson([wireLog(a)]))).body, { Accepted: 1, Duplicates: 0, Rejected: [] });
+    assert.equal(await server.stores.logs.count({ accountId: a, fromUs: 0, toUs: Number.MAX_SAFE_INTEGER }), 1);
   });
 
   it('answers 503 ServiceUnavailable with Retry-After while the store is locked, acknowledges nothing, and takes the same batch afterwards', async () => {
