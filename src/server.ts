@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildHttpServer } from './api/index.js';
-import { compileBearerVerifier, compileClientIpResolver, compileSecretMasker, IngestCommitter, RecordWriter } from './capture/index.js';
+import { compileBearerVerifier, compileClientIpResolver, compileSecretMasker, IngestCommitter, ingestRecordLimit, RecordWriter } from './capture/index.js';
 import type { Config } from './config/index.js';
 import { systemClock, type Clock } from './domain/index.js';
 import { Authenticator, deriveKey, loadOrCreateMasterKey, LockoutTracker, SecretBox, type CredentialStore } from './identity/index.js';
@@ -115,7 +115,13 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
       verifyToken: config.ingest.token === undefined ? undefined : compileBearerVerifier(config.ingest.token),
       maxBodyBytes: config.ingest.maxBodyBytes,
       maxBatches: config.ingest.maxBatches,
-      use: { committer: new IngestCommitter(stores.logs), clock, retentionDays: config.retentionDays, maxLineBytes: config.ingest.maxLineBytes },
+      use: {
+        committer: new IngestCommitter(stores.logs),
+        clock,
+        retentionDays: config.retentionDays,
+        maxLineBytes: config.ingest.maxLineBytes,
+        maxRecords: ingestRecordLimit(config.ingest.maxBodyBytes),
+      },
     },
     readiness: async () => {
       if (!writer.canAccept()) return { ready: false, reason: `${writer.backlog} records waiting for the store` };

@@ -3,5 +3,5 @@ export { formatHeaderRaw, measureHeaderBytes, compileSecretMasker, DEFAULT_SECRE
 export { RecordWriter, type RecordWriterOptions } from './record-writer.js';
 export { classifyCall, normaliseCallPath, type CallClass, type ClassifyCallInput } from './classify-call.js';
 export { DiskSpool, type DiskSpoolOptions } from './spool/disk-spool.js';
-export { ingestBatch, IngestCommitter, parseIngestBody, type CommitOutcome, type IngestDeps, type IngestFormat, type IngestRejection, type IngestReport, type ParsedIngestBody } from './ingest.js';
+export { ingestBatch, ingestRecordLimit, IngestCommitter, parseIngestBody, type CommitOutcome, type IngestDeps, type IngestFormat, type IngestRejection, type IngestReport, type ParsedIngestBody } from './ingest.js';
 export { compileBearerVerifier, type BearerCheck, type BearerVerifier } from './ingest-token.js';

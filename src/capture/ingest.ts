@@ -37,6 +37,12 @@ export interface IngestDeps {
   clock: Clock;
   retentionDays: number;
   maxLineBytes: number;
+  /**
+   * Lines (or array elements) a batch may hold: what bounds the memory of the Rejected list when a
+   * body is made of tiny bad lines. A valid record is at least ~330 bytes, so one per 128 bytes of the
+   * body limit never refuses a real batch (see ingestRecordLimit).
+   */
+  maxRecords: number;
   /** Seconds a shipper is told to wait when the store does not take the batch. */
   storeRetryAfterSec?: number;
 }
@@ -52,21 +58,31 @@ const BLANK = /^[ \t\r]*$/;
  * counted in Index; a line longer than `maxLineBytes` is rejected without being parsed. JSON array:
  * one record per element. Throws OmsError('InvalidParameterValue') when the body as a whole is unusable.
  */
-export function parseIngestBody(body: Buffer, format: IngestFormat, maxLineBytes: number, dates: LogValidationLimits): ParsedIngestBody {
+export function parseIngestBody(body: Buffer, format: IngestFormat, limits: { maxLineBytes: number; maxRecords: number }, dates: LogValidationLimits): ParsedIngestBody {
   if (body.length === 0) {
     throw new OmsError('InvalidParameterValue', 'The request body is empty: send NDJSON or a JSON array of Log records.');
   }
   // One native pass over the bytes; each line can then be decoded without a checking decoder.
   if (!isUtf8(body)) throw new OmsError('InvalidParameterValue', 'The request body is not valid UTF-8; nothing was stored.');
-  return format === 'ndjson' ? parseNdjson(body, maxLineBytes, dates) : parseJsonArray(body, dates);
+  return format === 'ndjson' ? parseNdjson(body, limits.maxLineBytes, limits.maxRecords, dates) : parseJsonArray(body, limits.maxRecords, dates);
 }
 
-function parseNdjson(body: Buffer, maxLineBytes: number, dates: LogValidationLimits): ParsedIngestBody {
+/** The record limit of a batch for a body limit: one record per 128 bytes, at least 1,000. */
+export function ingestRecordLimit(maxBodyBytes: number): number {
+  return Math.max(1_000, Math.floor(maxBodyBytes / 128));
+}
+
+function tooManyRecords(maxRecords: number): OmsError {
+  return new OmsError('RequestTooLarge', `The request body holds more than ${maxRecords} records; send smaller batches. Nothing was stored.`);
+}
+
+function parseNdjson(body: Buffer, maxLineBytes: number, maxRecords: number, dates: LogValidationLimits): ParsedIngestBody {
   const records: LogRecord[] = [];
   const rejected: IngestRejection[] = [];
   const length = body.length;
   let start = 0;
   let index = 0;
+  let seen = 0;
   while (start < length) {
     let end = body.indexOf(LINE_FEED, start);
     if (end === -1) end = length;
@@ -75,12 +91,16 @@ function parseNdjson(body: Buffer, maxLineBytes: number, dates: LogValidationLim
     const lineStart = start;
     start = end + 1;
     if (stop === lineStart) continue;
+    if (++seen > maxRecords) throw tooManyRecords(maxRecords);
     if (stop - lineStart > maxLineBytes) {
       rejected.push({ Index: lineIndex, Error: `line is longer than ${maxLineBytes} bytes` });
       continue;
     }
     const text = body.toString('utf8', lineStart, stop);
-    if (body[lineStart] !== OPEN_BRACE && BLANK.test(text)) continue;
+    if (body[lineStart] !== OPEN_BRACE && BLANK.test(text)) {
+      seen--;
+      continue;
+    }
     const checked = parseLogLine(text, dates);
     if (checked.ok) records.push(checked.record);
     else rejected.push({ Index: lineIndex, Error: checked.error });
@@ -88,7 +108,7 @@ function parseNdjson(body: Buffer, maxLineBytes: number, dates: LogValidationLim
   return { records, rejected };
 }
 
-function parseJsonArray(body: Buffer, dates: LogValidationLimits): ParsedIngestBody {
+function parseJsonArray(body: Buffer, maxRecords: number, dates: LogValidationLimits): ParsedIngestBody {
   let value: unknown;
   try {
     value = JSON.parse(body.toString('utf8'));
@@ -98,6 +118,7 @@ function parseJsonArray(body: Buffer, dates: LogValidationLimits): ParsedIngestB
   if (!Array.isArray(value)) {
     throw new OmsError('InvalidParameterValue', 'The request body must be a JSON array of Log records (or NDJSON with Content-Type application/x-ndjson); nothing was stored.');
   }
+  if (value.length > maxRecords) throw tooManyRecords(maxRecords);
   const records: LogRecord[] = [];
   const rejected: IngestRejection[] = [];
   for (let i = 0; i < value.length; i++) {
@@ -114,7 +135,7 @@ function parseJsonArray(body: Buffer, dates: LogValidationLimits): ParsedIngestB
  * so the shipper sends the batch again (records already stored then count as Duplicates).
  */
 export async function ingestBatch(body: Buffer, format: IngestFormat, deps: IngestDeps): Promise<IngestReport> {
-  const parsed = parseIngestBody(body, format, deps.maxLineBytes, recordDateLimits(deps.clock.nowUs(), deps.retentionDays));
+  const parsed = parseIngestBody(body, format, deps, recordDateLimits(deps.clock.nowUs(), deps.retentionDays));
   let outcome: CommitOutcome = { inserted: 0, duplicates: 0 };
   if (parsed.records.length > 0) {
     try {

@@ -118,6 +118,8 @@ const CASES: Case[] = [
   { name: 'an unsupported Content-Encoding', body: (a) => ndjson([wireLog(a)]), options: { contentEncoding: 'br' }, ...ERR(400, '4045'), stored: [0, 0] },
   { name: 'body over the body limit', body: (a) => ndjson(Array.from({ length: 800 }, () => wireLog(a))), ...ERR(413, '4045'), stored: [0, 0] },
   { name: 'gzip that expands over the body limit', body: () => gzipSync(' '.repeat(MAX_BODY_BYTES + 1)), options: { contentEncoding: 'gzip' }, ...ERR(413, '4045'), stored: [0, 0] },
+  { name: 'more lines than one per 128 bytes of the body limit', body: (a) => ndjson([wireLog(a), ...Array.from({ length: MAX_BODY_BYTES / 128 }, () => 'x')]), ...ERR(413, '4045'), stored: [0, 0] },
+  { name: 'blank lines do not count towards the record limit', body: (a) => '\n'.repeat(MAX_BODY_BYTES - 2_000) + ndjson([wireLog(a)]), status: 200, report: { Accepted: 1, Duplicates: 0, Rejected: [] }, stored: [1, 0] },
   { name: 'no Authorization header', body: (a) => ndjson([wireLog(a)]), options: { token: null }, ...ERR(401, '1'), stored: [0, 0] },
   { name: 'wrong token', body: (a) => ndjson([wireLog(a)]), options: { token: 'not-the-ingest-token-at-all-0000' }, ...ERR(401, '1'), stored: [0, 0] },
   { name: 'a prefix of the token', body: (a) => ndjson([wireLog(a)]), options: { token: INGEST_TOKEN.slice(0, -1) }, ...ERR(401, '1'), stored: [0, 0] },
