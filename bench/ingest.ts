@@ -10,8 +10,6 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Agent, request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,6 +19,7 @@ import type { LogRecord } from '../src/domain/index.js';
 import { toWireLog } from '../src/query/project-fields.js';
 import { SqliteLogStore } from '../src/store/sqlite/sqlite-log-store.js';
 import { generateLogBatches } from './lib/generate-logs.js';
+import { createPoster, freePort } from './lib/http-client.js';
 import { describeMachine } from './lib/machine.js';
 
 const { values } = parseArgs({
@@ -38,30 +37,7 @@ const RECORDS = Math.max(BATCH, Math.min(Number(values.records), 400_000));
 const CONNECTIONS = Math.max(1, Number(values.connections));
 const TOKEN = 'bench-ingest-token-0123456789abcdef';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
-function post(url: string, headers: Record<string, string>, body: Buffer): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: 'POST', headers: { ...headers, 'content-length': String(body.length) }, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const { post, close: closePoster } = createPoster(CONNECTIONS);
 
 /**
  * CPU seconds (user + system) a process has used, from /proc (Linux; clock ticks of 1/100 s). On a
@@ -151,7 +127,7 @@ async function main(): Promise<void> {
   } finally {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
-    agent.destroy();
+    closePoster();
     rmSync(dir, { recursive: true, force: true });
   }
   if (accepted !== RECORDS) throw new Error(`accepted ${accepted} of ${RECORDS}`);
