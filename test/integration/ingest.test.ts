@@ -103,6 +103,7 @@ const CASES: Case[] = [
     stored: [1, 1],
   },
   { name: 'empty body', body: () => '', ...ERR(400, '4045'), stored: [0, 0] },
+  { name: 'empty body as application/json', body: () => '', options: { contentType: 'application/json' }, ...ERR(400, '4045'), stored: [0, 0] },
   { name: 'only blank lines', body: () => '\n\n  \n', status: 200, report: { Accepted: 0, Duplicates: 0, Rejected: [] }, stored: [0, 0] },
   { name: 'JSON array', body: (a) => JSON.stringify([wireLog(a), wireLog(a)]), options: { contentType: 'application/json' }, status: 200, report: { Accepted: 2, Duplicates: 0, Rejected: [] }, stored: [2, 0] },
   { name: 'JSON array with a bad element: Index is the element', body: (a) => JSON.stringify([wireLog(a), 5, without(wireLog(a), 'QueryDate')]), options: { contentType: 'application/json; charset=utf-8' }, status: 200, report: { Accepted: 1, Duplicates: 0, Rejected: [{ Index: 1, Error: 'a record must be a JSON object' }, { Index: 2, Error: 'missing field QueryDate' }] }, stored: [1, 0] },
@@ -166,6 +167,32 @@ describe('POST /oms/v1/ingest: each malformed request gets its answer, and the s
       assert.deepEqual([await countOf(a), await countOf(b)], c.stored);
     });
   }
+
+  it('takes a chunked body (no Content-Length) and refuses one that grows over the limit with 413', async () => {
+    const a = accountId();
+    const chunked = (chunks: string[]) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = httpRequest(`${server.url}/oms/v1/ingest`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${INGEST_TOKEN}`, 'content-type': 'application/x-ndjson' },
+        });
+        req.on('response', (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => parts.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString('utf8') }));
+        });
+        req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)));
+        for (const chunk of chunks) req.write(chunk);
+        req.end();
+      });
+    const good = await chunked([JSON.stringify(wireLog(a)), '\n', JSON.stringify(wireLog(a)) + '\n']);
+    assert.deepEqual(JSON.parse(good.text), { Accepted: 2, Duplicates: 0, Rejected: [] });
+    const line = JSON.stringify(wireLog(a)) + '\n';
+    const big = await chunked(Array.from({ length: Math.ceil((MAX_BODY_BYTES * 1.5) / line.length) }, () => line));
+    assert.equal(big.status, 413);
+    assert.equal(JSON.parse(big.text).Errors[0].Code, '4045');
+    assert.equal(await countOf(a), 2);
+  });
 
   it('answers a good batch right after all the bad ones', async () => {
     const a = accountId();
