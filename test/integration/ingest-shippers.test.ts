@@ -126,6 +126,17 @@ describe('the request shapes of log shippers are accepted', () => {
     assert.deepEqual(await readBack(), [...logs].sort(byId));
   });
 
+  it('takes a batch of 2,000 records (over the 1 MiB limit of the API routes) at the default body limit', async () => {
+    key = await t.createKey();
+    const logs = Array.from({ length: 2_000 }, () => wireLog(key.accountId, { QueryPayloadRaw: 'p'.repeat(300) }));
+    const body = Buffer.from(logs.map((l) => JSON.stringify(l) + '\n').join(''));
+    assert.ok(body.length > 1_048_576);
+    const head =
+      'POST /oms/v1/ingest HTTP/1.1\r\n' +
+      `Host: ${host}\r\nContent-Length: ${body.length}\r\nContent-Type: application/x-ndjson\r\nAuthorization: Bearer ${INGEST_TOKEN}\r\n\r\n`;
+    assert.deepEqual((await sendRaw(t.url, head, body)).body, { Accepted: 2_000, Duplicates: 0, Rejected: [] });
+  });
+
   it("Vector's healthcheck (HEAD on healthcheck.uri) answers 200", async () => {
     const answer = await fetch(`${t.url}/healthz`, { method: 'HEAD' });
     assert.equal(answer.status, 200);
