@@ -71,12 +71,13 @@ interface EffectiveWindow {
 
 /**
  * The embedded log store. See schema.ts for the layout and the measurements behind it, read-query.ts
- * for the reads. All statements of the write path are prepared here once; read statements are
- * prepared per shape on first use and kept in a bounded cache.
+ * for the reads. Two connections: this thread's reads (statements prepared per shape on first use,
+ * kept in a bounded cache), and the write thread's (write-thread.ts, appender.ts), which performs
+ * every append, purge chunk and statistics refresh, so a commit never stalls the thread that serves
+ * HTTP. In WAL mode readers see each commit as soon as it is done and never wait for the writer.
  */
 export class SqliteLogStore implements LogStore {
   readonly #db: Database.Database;
-  readonly #readOnly: boolean;
   readonly #checkpointer: WalCheckpointer | undefined;
   /** Every write goes through the write thread; undefined for a read-only store. */
   readonly #writer: WriteThread | undefined;
@@ -89,13 +90,13 @@ export class SqliteLogStore implements LogStore {
   #purgeInProgress: Promise<number> | undefined;
 
   constructor(options: SqliteLogStoreOptions) {
-    this.#readOnly = options.readOnly ?? false;
+    const readOnly = options.readOnly ?? false;
     const busyTimeoutMs = Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5_000));
     const cacheSizeMb = Math.max(1, Math.trunc(options.cacheSizeMb ?? 256));
     const synchronous = options.synchronous === 'full' ? 'FULL' : 'NORMAL';
     let db: Database.Database | undefined;
     try {
-      db = new Database(options.path, { readonly: this.#readOnly, fileMustExist: this.#readOnly });
+      db = new Database(options.path, { readonly: readOnly, fileMustExist: readOnly });
     } catch (err) {
       // better-sqlite3 checks the directory itself and throws a plain TypeError when it is missing.
       const mapped = toStoreError(err);
@@ -105,7 +106,7 @@ export class SqliteLogStore implements LogStore {
     try {
       db.pragma(`busy_timeout = ${busyTimeoutMs}`);
       db.pragma(`cache_size = ${-1024 * cacheSizeMb}`);
-      if (this.#readOnly) {
+      if (readOnly) {
         const version = db.pragma('user_version', { simple: true }) as number;
         if (version !== SCHEMA_VERSION) {
           throw new OmsError('StoreUnavailable', 'the log store file has another schema version');
@@ -132,7 +133,7 @@ export class SqliteLogStore implements LogStore {
     const inReadTransaction = db.transaction((read: () => unknown) => read());
     this.#readTransaction = <T>(read: () => T): T => inReadTransaction(read) as T;
 
-    if (this.#readOnly) {
+    if (readOnly) {
       this.#writer = undefined;
       this.#checkpointer = undefined;
       return;
