@@ -19,7 +19,7 @@ import {
   type ReadKind,
   type ReadPlan,
 } from './read-query.js';
-import { PURGE_CHUNK_ROWS } from './appender.js';
+import { InlineWriter, PURGE_CHUNK_ROWS, type LogWriter } from './appender.js';
 import { BUCKET_US, identityHash, migrateSchema, PAGE_SIZE_BYTES, SCHEMA_VERSION } from './schema.js';
 import { WriteThread } from './write-thread.js';
 
@@ -42,6 +42,11 @@ export interface SqliteLogStoreOptions {
   backgroundCheckpoint?: boolean;
   /** Size of the WAL beyond which the writer checkpoints once itself. Default 64 MiB. */
   walLimitMb?: number;
+  /**
+   * Writes on a worker thread with its own connection (default true), so that a commit never stalls
+   * the calling thread; false writes in the calling thread, for a bulk tool with nothing else to do.
+   */
+  writeThread?: boolean;
   /** Open an existing store for reading only; appends and purges fail with StoreUnavailable. */
   readOnly?: boolean;
   /** Prepared read statements kept, one per query shape. Default 128. */
@@ -80,7 +85,7 @@ export class SqliteLogStore implements LogStore {
   readonly #db: Database.Database;
   readonly #checkpointer: WalCheckpointer | undefined;
   /** Every write goes through the write thread; undefined for a read-only store. */
-  readonly #writer: WriteThread | undefined;
+  readonly #writer: LogWriter | undefined;
   readonly #highWaterMark: Statement<[], number>;
   readonly #hoursWithRecords: Statement<[number, number], string>;
   readonly #rowsBySeq: Statement<[string], PageRow>;
@@ -139,15 +144,23 @@ export class SqliteLogStore implements LogStore {
       return;
     }
     const walLimitBytes = Math.max(1, options.walLimitMb ?? 64) * 1024 * 1024;
-    this.#writer = new WriteThread({
-      path: options.path,
-      synchronous,
-      busyTimeoutMs,
-      cacheSizeMb,
-      walLimitBytes,
-      recentIdentities: options.recentIdentities,
-      backgroundCheckpoint: options.backgroundCheckpoint ?? true,
-    });
+    if (options.writeThread ?? true) {
+      this.#writer = new WriteThread({
+        path: options.path,
+        synchronous,
+        busyTimeoutMs,
+        cacheSizeMb,
+        walLimitBytes,
+        recentIdentities: options.recentIdentities,
+        backgroundCheckpoint: options.backgroundCheckpoint ?? true,
+      });
+    } else {
+      if (options.backgroundCheckpoint ?? true) {
+        db.pragma('wal_autocheckpoint = 0');
+        db.pragma(`journal_size_limit = ${walLimitBytes}`);
+      }
+      this.#writer = new InlineWriter(db, { recentIdentities: options.recentIdentities });
+    }
     if (options.backgroundCheckpoint ?? true) {
       this.#checkpointer = new WalCheckpointer({
         path: options.path,
@@ -252,7 +265,7 @@ export class SqliteLogStore implements LogStore {
     if (this.#closed) throw new OmsError('StoreUnavailable', 'the log store is closed');
   }
 
-  #writable(): WriteThread {
+  #writable(): LogWriter {
     if (this.#writer === undefined) throw new OmsError('StoreUnavailable', 'the log store is read-only');
     return this.#writer;
   }
