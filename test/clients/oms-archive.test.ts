@@ -261,6 +261,22 @@ describe('oms archive', () => {
       ]);
       for (const r of capture.requests) assert.match(String(r.headers.authorization), /^OSC4-HMAC-SHA256 Credential=AKIAOMSCLIENT0000001\/20261105\/us-east-2\/api\/osc4_request, SignedHeaders=content-type;host;x-osc-date, Signature=[0-9a-f]{64}$/);
       assert.equal(statSync(path.join(out, '2026', '11', '04.ndjson.gz')).isFile(), true);
+
+      // --follow on a terminal: a progress bar, then it waits for the current day to be final, until stopped.
+      const stderr = new TextSink();
+      stderr.isTTY = true;
+      const stop = new AbortController();
+      const following = runArchive(
+        { out, follow: true, late: '60' },
+        { env: {}, homeDir: home, stdout: new TextSink() as never, stderr: stderr as never, dispatcher: capture.dispatcher, nowMs: () => nowMs + 86_400_000 },
+        stop.signal,
+      );
+      for (let i = 0; i < 400 && !stderr.text.includes('up to date'); i++) await sleep(10);
+      stop.abort();
+      const followed = await following;
+      assert.equal(followed.DaysWritten, 1);
+      assert.match(stderr.text, /\r\[#+\.*\] 1\/1 days {2}0 records {2}2026-11-05 {2}ETA 0s/);
+      assert.match(stderr.text, /oms archive: up to date; 2026-11-06 is written once it is final, at 2026-11-07T00:01:00.000000Z/);
     } finally {
       await capture.close();
     }

@@ -29,6 +29,20 @@ export function processDeps(): ClientDeps {
   return { env: process.env, homeDir: homedir(), stdout: process.stdout, stderr: process.stderr };
 }
 
+/** Runs a long command with a signal that Ctrl-C (SIGINT) or SIGTERM aborts, so it can stop cleanly. */
+export async function untilStopped<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await run(controller.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
 export interface ClientFlags {
   profile?: string;
   timeout?: string;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { formatIsoUs, US_PER_DAY, US_PER_SECOND } from '../../domain/index.js';
 import { ClientError, DayArchive, identifyAccount, type ArchiveSummary, type RetryOptions } from '../../client/index.js';
-import { addClientOptions, openClient, parseDateFlag, parsePositiveNumber, processDeps, type ClientDeps, type ClientFlags } from './api.js';
+import { addClientOptions, untilStopped, openClient, parseDateFlag, parsePositiveNumber, processDeps, type ClientDeps, type ClientFlags } from './api.js';
 
 /** The retention of ReadApiLogs: a first run starts at the oldest record still readable. */
 export const DEFAULT_SINCE_DAYS = 32;
@@ -111,15 +111,6 @@ export function registerArchive(program: Command): void {
     .option('--follow', 'keep going: write each day once it is final')
     .option('--late <seconds>', `a day is final this long after it ends (default ${DEFAULT_ARCHIVE_LATE_S})`);
   addClientOptions(archive).action(async (flags: ArchiveFlags) => {
-    const controller = new AbortController();
-    const onSignal = () => controller.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    try {
-      await runArchive(flags, processDeps(), controller.signal);
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
+    await untilStopped((signal) => runArchive(flags, processDeps(), signal));
   });
 }

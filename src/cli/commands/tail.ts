@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { LOG_FIELDS, formatIsoUs, US_PER_SECOND } from '../../domain/index.js';
 import { ClientError, LogFollower, type WireLog } from '../../client/index.js';
-import { addClientOptions, openClient, parseDateFlag, parsePositiveNumber, processDeps, type ClientDeps, type ClientFlags } from './api.js';
+import { addClientOptions, untilStopped, openClient, parseDateFlag, parsePositiveNumber, processDeps, type ClientDeps, type ClientFlags } from './api.js';
 
 export const TAIL_FORMATS = ['ndjson', 'json', 'table', 'csv'] as const;
 export type TailFormat = (typeof TAIL_FORMATS)[number];
@@ -198,15 +198,6 @@ export function registerTail(program: Command): void {
     .option('--since <date>', 'print records from this date on (default: now)')
     .option('--late <seconds>', `catch records that become readable up to this long after their QueryDate (default ${DEFAULT_TAIL_LATE_S})`);
   addClientOptions(tail).action(async (flags: TailFlags) => {
-    const controller = new AbortController();
-    const onSignal = () => controller.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    try {
-      await runTail(flags, processDeps(), controller.signal);
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
+    await untilStopped((signal) => runTail(flags, processDeps(), signal));
   });
 }
