@@ -76,6 +76,8 @@ export interface DayArchiveOptions {
   /** Records read so far in the current day, for a progress bar. */
   onRecords?: (dayRecords: number, day: string) => void;
   onDay?: (written: DayWritten) => void;
+  /** Told when a checkpoint exists, with where this run continues (sinceUs is then not used). */
+  onResume?: (nextFrom: string) => void;
   /** Told when the archive is up to date and the next day is not final yet. */
   onWaiting?: (nextDay: string, finalAtUs: number) => void;
 }
@@ -250,6 +252,7 @@ export class DayArchive {
     if (manifest !== undefined) this.#manifest = manifest;
     this.#manifest.AccountId = this.#accountId;
 
+    if (saved !== undefined) o.onResume?.(saved.checkpoint.NextFrom);
     let fromUs = saved?.nextFromUs ?? o.sinceUs;
     let daysWritten = 0;
     let records = 0;

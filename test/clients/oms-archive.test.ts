@@ -201,6 +201,10 @@ describe('oms archive', () => {
       const progress = ok.stderr.trimEnd().split('\n').map((l) => JSON.parse(l));
       assert.deepEqual(progress.map((p) => [p.Day, p.Records, p.DaysDone]), [[firstDay, 50, 1], [dayIso(todayStartUs() - US_PER_DAY), 50, 2]]);
 
+      const resumed = await oms(['archive', '--out', out, '--since', since], { env: keyEnv(t, owner, home) });
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.deepEqual(JSON.parse(resumed.stderr), { ContinuesFrom: new Date(todayStartUs() / 1000).toISOString().replace('Z', '000Z'), SinceIgnored: true });
+
       const intruder = await oms(['archive', '--out', out], { env: keyEnv(t, other, home) });
       assert.equal(intruder.code, 1, intruder.stderr);
       assert.match(intruder.stderr, new RegExp(`^oms: .* holds the archive of account ${owner.accountId}; these credentials are of account ${other.accountId}\\n$`));

@@ -81,6 +81,12 @@ export async function runArchive(flags: ArchiveFlags, deps: ClientDeps, signal: 
           deps.stderr.write(JSON.stringify({ Day: written.Day, File: written.File, Records: written.Records, Sha256: written.Sha256, DaysDone: daysDone, DaysLeft: written.daysLeft }) + '\n');
         }
       },
+      onResume: (nextFrom) => {
+        if (flags.since === undefined) return;
+        deps.stderr.write(
+          tty ? `oms archive: ${flags.out} continues from its checkpoint, ${nextFrom}; --since applies to a first run only\n` : JSON.stringify({ ContinuesFrom: nextFrom, SinceIgnored: true }) + '\n',
+        );
+      },
       onWaiting: (day, finalAtUs) => {
         const line = `oms archive: up to date; ${day} is written once it is final, at ${formatIsoUs(finalAtUs)}`;
         deps.stderr.write(tty ? `\n${line}\n` : JSON.stringify({ Waiting: day, FinalAt: formatIsoUs(finalAtUs) }) + '\n');
