@@ -4,12 +4,12 @@ import type { FastifyInstance } from 'fastify';
 import { buildHttpServer } from './api/index.js';
 import { compileClientIpResolver, compileSecretMasker, RecordWriter } from './capture/index.js';
 import type { Config } from './config/index.js';
-import { systemClock, type Clock } from './domain/index.js';
+import { systemClock, toWireLog, type Clock } from './domain/index.js';
 import { Authenticator, deriveKey, loadOrCreateMasterKey, LockoutTracker, SecretBox, type CredentialStore } from './identity/index.js';
 import { SqliteCredentialStore } from './identity/sqlite-credential-store.js';
 import type { Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
-import { PageTokenCodec, toWireLog } from './query/index.js';
+import { PageTokenCodec } from './query/index.js';
 import { RetentionScheduler, type LogStore } from './store/index.js';
 import { SqliteLogStore } from './store/sqlite/sqlite-log-store.js';
 
