@@ -12,7 +12,7 @@ import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { US_PER_DAY, type LogRecord } from '../../src/domain/index.js';
-import { toWireLog } from '../../src/query/project-fields.js';
+import { toWireLog } from '../../src/domain/index.js';
 import type { LogCursor } from '../../src/store/index.js';
 import { SqliteLogStore } from '../../src/store/sqlite/sqlite-log-store.js';
 import { makeRecord, startTestServer, type TestKey, type TestServer } from '../fixtures/test-server.js';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LogRecord } from '../../src/domain/index.js';
-import { toWireLog } from '../../src/query/project-fields.js';
+import { toWireLog } from '../../src/domain/index.js';
 import type { LogCursor } from '../../src/store/index.js';
 import { formatIsoUs, makeRecord, startTestServer, type TestServer } from '../fixtures/test-server.js';
 import { oms, spawnOms, startCaptureServer } from '../fixtures/oms-cli.js';
