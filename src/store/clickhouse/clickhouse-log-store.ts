@@ -69,7 +69,7 @@ interface StoredIdentity {
 export class ClickHouseLogStore implements LogStore {
   readonly #nodes: ClickHouseNode[];
   readonly #names: SchemaNames;
-  readonly #readTable: string;
+  readonly #allShardsTable: string;
   readonly #nowMs: () => number;
   readonly #purgeRefreshMs: number;
   readonly #instanceId = randomUUID();
@@ -95,7 +95,7 @@ export class ClickHouseLogStore implements LogStore {
     if (options.cluster === undefined && options.nodes.length > 1) throw new RangeError('several ClickHouse nodes need a cluster name');
     this.#nodes = options.nodes.map((node) => new ClickHouseNode(node));
     this.#names = { db: options.database, cluster: options.cluster };
-    this.#readTable = `${options.database}.logs`;
+    this.#allShardsTable = `${options.database}.logs`;
     this.#nowMs = options.nowMs ?? Date.now;
     this.#purgeRefreshMs = options.purgeRefreshMs ?? 2_000;
   }
@@ -133,11 +133,13 @@ export class ClickHouseLogStore implements LogStore {
     await this.ready();
     const condition = buildCondition(query, await this.#purgeEntries());
     if (condition === undefined) return { records: [], hasMore: false };
-    const keyRows = await this.#readNode().rows(buildKeysSql(this.#readTable, condition, query.limit + 1));
+    const node = await this.#nodeOfAccount(query.accountId);
+    const table = localLogsTable(this.#names);
+    const keyRows = await node.rows(buildKeysSql(table, condition, query.limit + 1));
     const hasMore = keyRows.length > query.limit;
     const keys = (hasMore ? keyRows.slice(0, query.limit) : keyRows) as [number, number][];
     if (keys.length === 0) return { records: [], hasMore };
-    const rows = await this.#readNode().rows(buildRowsSql(this.#readTable, query.accountId, keys));
+    const rows = await node.rows(buildRowsSql(table, query.accountId, keys));
     const bySeq = new Map<number, StoredLogRecord>();
     for (const row of rows) {
       const record = toStoredRecord(row);
@@ -157,19 +159,16 @@ export class ClickHouseLogStore implements LogStore {
     await this.ready();
     const condition = buildCondition(query, await this.#purgeEntries());
     if (condition === undefined) return 0;
-    const rows = await this.#readNode().rows(buildCountSql(this.#readTable, condition));
+    const node = await this.#nodeOfAccount(query.accountId);
+    const rows = await node.rows(buildCountSql(localLogsTable(this.#names), condition));
     return Number(rows[0]?.[0] ?? 0);
   }
 
-  /**
-   * The highest ArrivalSeq recorded by any writer. In cluster mode every shard must answer too: a
-   * snapshot taken while a shard is away could not be read completely, and /readyz relies on this.
-   */
+  /** The highest ArrivalSeq recorded by any writer (on the first node). */
   async highWaterMark(): Promise<number> {
     await this.ready();
-    const mark = this.metaNode.rows(`SELECT max(Seq) FROM ${this.#names.db}.writers`);
-    if (this.#names.cluster !== undefined) await Promise.all(this.#nodes.slice(1).map((node) => node.rows('SELECT 1')));
-    return Number((await mark)[0]?.[0] ?? 0);
+    const rows = await this.metaNode.rows(`SELECT max(Seq) FROM ${this.#names.db}.writers`);
+    return Number(rows[0]?.[0] ?? 0);
   }
 
   /**
@@ -188,8 +187,8 @@ export class ClickHouseLogStore implements LogStore {
       const maxSeq = await this.highWaterMark();
       const dead = purgeCondition(entries);
       const cutoff = integerLiteral(Math.min(Math.trunc(cutoffUs), Number.MAX_SAFE_INTEGER));
-      const rows = await this.#readNode().rows(
-        `SELECT uniqExact(ArrivalSeq) FROM ${this.#readTable} WHERE QueryDateUs < ${cutoff}` +
+      const rows = await this.metaNode.rows(
+        `SELECT uniqExact(ArrivalSeq) FROM ${this.#allShardsTable} WHERE QueryDateUs < ${cutoff}` +
           ` AND ArrivalSeq <= ${integerLiteral(maxSeq, 0)}${dead === undefined ? '' : ` AND NOT (${dead})`}`,
       );
       const purged = Number(rows[0]?.[0] ?? 0);
@@ -231,9 +230,20 @@ export class ClickHouseLogStore implements LogStore {
     return run;
   }
 
-  /** Reads go through the first node (in cluster mode its Distributed table reaches every shard). */
-  #readNode(): ClickHouseNode {
-    return this.metaNode;
+  /**
+   * Reads of an account go to its shard's local tables. Every row of an account is on the shard its
+   * sharding key names (appends route them there), so that shard alone holds the complete answer:
+   * a read touches one shard, and fails with StoreUnavailable when that shard does not answer, never
+   * with a part of the answer. Reading through the Distributed table would also be complete (18.16
+   * queries every shard and fails when one is missing, skip_unavailable_shards being 0), but it
+   * fans out to every shard and, worse, applies each shard's LIMIT before the LIMIT BY that collapses
+   * identical rows, so a page could come back short. The Distributed table serves the cross-account
+   * queries (purge counts) and operators.
+   */
+  async #nodeOfAccount(accountId: string): Promise<ClickHouseNode> {
+    if (this.#nodes.length === 1) return this.metaNode;
+    const shard = (await this.#shardsOf([accountId])).get(accountId) as number;
+    return this.#nodes[shard] as ClickHouseNode;
   }
 
   async #initialise(): Promise<void> {
@@ -249,10 +259,12 @@ export class ClickHouseLogStore implements LogStore {
     for (const migration of CLICKHOUSE_MIGRATIONS) {
       if (migration.version <= current) continue;
       // Every statement is idempotent (IF NOT EXISTS): two processes starting at once both succeed.
-      for (const statement of migration.statements(this.#names)) {
-        const targets = statement.target === 'every-node' ? this.#nodes : [this.metaNode];
-        for (const node of targets) await node.command(statement.sql);
-      }
+      // The statements of one migration create independent tables: they run side by side.
+      await Promise.all(
+        migration.statements(this.#names).flatMap((statement) =>
+          (statement.target === 'every-node' ? this.#nodes : [this.metaNode]).map((node) => node.command(statement.sql)),
+        ),
+      );
       await this.metaNode.insert(`${db}.schema_version`, [{ Version: migration.version, AppliedAtMs: this.#nowMs() }]);
     }
   }

@@ -15,7 +15,9 @@
  *     statement on every node it is given instead (one HTTP endpoint per shard).
  *
  * Tables (one set per database; in cluster mode, `logs_local` and `log_ids_local` live on every shard
- * and `logs` is a Distributed table over them, present on every node):
+ * and `logs` is a Distributed table over them, present on every node). The shard count is fixed once
+ * records exist: an account's rows must stay on the shard its sharding key names (resharding means
+ * copying the rows into a new cluster, docs/deployment.md):
  *
  *   logs / logs_local   the records. See LOGS_COLUMNS.
  *   log_ids(_local)     identity index: (IdHash, ArrivalSeq) -> (AccountId, RequestId, QueryDateUs),
@@ -135,12 +137,14 @@ export const CLICKHOUSE_MIGRATIONS: readonly ClickHouseMigration[] = [
         },
       ];
       if (names.cluster !== undefined) {
-        // Reads go through the Distributed table on any node; a query fails when a shard does not
-        // answer (skip_unavailable_shards stays 0), it never returns a partial result. Writes go to
-        // the local table of the account's shard directly (clickhouse-log-store.ts): synchronous and
-        // durable when the insert returns, one hop, and the duplicate check sits on the same shard.
-        // The sharding key is still declared, so that rows inserted through `logs` by other tools land
-        // on the shard OMS reads them from.
+        // Writes go to the local table of the account's shard directly, chosen with this same
+        // sharding key (clickhouse-log-store.ts): synchronous and durable when the insert returns
+        // (a Distributed insert is queued on the node that receives it unless insert_distributed_sync
+        // is set), one hop, and the duplicate check sits on the same shard. Reads of one account go
+        // to its shard only, which holds all of its rows. The Distributed table serves the queries
+        // over every account (the purge count) and operators; with skip_unavailable_shards at 0 it
+        // fails when a shard is missing rather than answer in part. Rows inserted through it by
+        // other tools land on the shard OMS reads them from.
         every.push({
           target: 'every-node',
           sql:
