@@ -45,14 +45,17 @@ const QUERY_BUG_CODES: ReadonlySet<string> = new Set([
   '215', // NOT_AN_AGGREGATE
 ]);
 
+/** Seconds a caller is told to wait (Retry-After) when ClickHouse is away: a restart takes a few. */
+const RETRY_AFTER_SEC = 5;
+
 export function toClickHouseStoreError(err: unknown): OmsError {
   if (err instanceof OmsError) return err;
   if (err instanceof ClickHouseError) {
     if (QUERY_BUG_CODES.has(err.code)) return new OmsError('Internal', 'the log store failed', { cause: err });
-    return new OmsError('StoreUnavailable', 'the log store refused the request', { cause: err });
+    return new OmsError('StoreUnavailable', 'the log store refused the request', { cause: err, retryAfterSec: RETRY_AFTER_SEC });
   }
   // Connection refused or reset, timeouts, DNS: the server is not reachable.
-  return new OmsError('StoreUnavailable', 'the log store cannot be reached', { cause: err });
+  return new OmsError('StoreUnavailable', 'the log store cannot be reached', { cause: err, retryAfterSec: RETRY_AFTER_SEC });
 }
 
 export class ClickHouseNode {

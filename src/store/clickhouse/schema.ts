@@ -25,7 +25,8 @@
  *   writers             writer slots and the highest ArrivalSeq each has stored (the high-water mark).
  *   purges              retention cutoffs whose rows may still be on disk (see purgeBefore).
  *   schema_version      applied migrations.
- *   accounts, users, access_keys   identities shared by every `oms serve` replica (secrets sealed).
+ * (The identities shared by every replica, accounts, users and access_keys, are the credential
+ * store's: src/identity/clickhouse-credential-store.ts.)
  * The small tables (writers, purges, schema_version, identities) live on the first node only: they
  * are tiny, and one place keeps them consistent without replication.
  */
@@ -102,7 +103,7 @@ export const SHARDING_SQL = 'cityHash64(AccountId)';
 export const CLICKHOUSE_MIGRATIONS: readonly ClickHouseMigration[] = [
   {
     version: 1,
-    summary: 'records by (account, date, arrival), day partitions, identity index, writers, purges, identities',
+    summary: 'records by (account, date, arrival), day partitions, identity index, writers, purges',
     statements: (names) => {
       const columns = LOGS_COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ');
       const every: { target: MigrationTarget; sql: string }[] = [
@@ -169,28 +170,6 @@ export const CLICKHOUSE_MIGRATIONS: readonly ClickHouseMigration[] = [
           sql:
             `CREATE TABLE IF NOT EXISTS ${names.db}.purges (EntryId String, CutoffUs Int64, MaxSeq UInt64, AtMs UInt64) ` +
             `ENGINE = MergeTree ORDER BY (CutoffUs, MaxSeq)`,
-        },
-        // Identities. Secrets are sealed (AES-256-GCM, key derived from the master key every replica is
-        // given), so a copy of the database alone reveals no usable secret. ReplacingMergeTree(Version)
-        // keeps the latest state of a key; reads take argMax by Version, exact before any merge.
-        {
-          target: 'first-node',
-          sql:
-            `CREATE TABLE IF NOT EXISTS ${names.db}.accounts (AccountId String, Email String, CreatedAt String) ` +
-            `ENGINE = ReplacingMergeTree ORDER BY AccountId`,
-        },
-        {
-          target: 'first-node',
-          sql:
-            `CREATE TABLE IF NOT EXISTS ${names.db}.users (AccountId String, UserName String, CreatedAt String) ` +
-            `ENGINE = ReplacingMergeTree ORDER BY (AccountId, UserName)`,
-        },
-        {
-          target: 'first-node',
-          sql:
-            `CREATE TABLE IF NOT EXISTS ${names.db}.access_keys (AccessKeyId String, AccountId String, UserName String, ` +
-            `HasUser UInt8, State String, SealedSecret String, CreatedAt String, Version UInt64) ` +
-            `ENGINE = ReplacingMergeTree(Version) ORDER BY AccessKeyId`,
         },
       ];
     },
