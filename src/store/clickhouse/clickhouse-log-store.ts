@@ -5,13 +5,14 @@ import type { AppendResult, LogPage, LogQuery, LogStore } from '../log-store.js'
 import { ArrivalSequence, SLOT_IDLE_MS, WRITER_SLOTS } from './arrival-sequence.js';
 import { ClickHouseNode, type ClickHouseNodeOptions } from './clickhouse-node.js';
 import { integerLiteral, listLiteral, stringLiteral } from './literals.js';
-import { buildCondition, buildCountSql, buildKeysSql, buildRowsSql, purgeCondition, type PurgeEntry } from './read-query.js';
+import { buildCondition, buildCountSql, buildPageSql, purgeCondition, type PurgeEntry } from './read-query.js';
 import {
   CLICKHOUSE_MIGRATIONS,
   CLICKHOUSE_SCHEMA_VERSION,
   idHash,
   localIdsTable,
   localLogsTable,
+  LOGS_COLUMNS,
   SHARDING_SQL,
   US_PER_DAY,
   schemaVersionTableSql,
@@ -134,24 +135,10 @@ export class ClickHouseLogStore implements LogStore {
     const condition = buildCondition(query, await this.#purgeEntries());
     if (condition === undefined) return { records: [], hasMore: false };
     const node = await this.#nodeOfAccount(query.accountId);
-    const table = localLogsTable(this.#names);
-    const keyRows = await node.rows(buildKeysSql(table, condition, query.limit + 1));
-    const hasMore = keyRows.length > query.limit;
-    const keys = (hasMore ? keyRows.slice(0, query.limit) : keyRows) as [number, number][];
-    if (keys.length === 0) return { records: [], hasMore };
-    const rows = await node.rows(buildRowsSql(table, query.accountId, keys));
-    const bySeq = new Map<number, StoredLogRecord>();
-    for (const row of rows) {
-      const record = toStoredRecord(row);
-      bySeq.set(record.ArrivalSeq, record);
-    }
-    const records = new Array<StoredLogRecord>(keys.length);
-    for (let i = 0; i < keys.length; i++) {
-      const record = bySeq.get((keys[i] as [number, number])[1]);
-      // The rows of listed keys are stored; only a purge running meanwhile could drop them.
-      if (record === undefined) throw new OmsError('StoreUnavailable', 'the log store changed during the read; retry');
-      records[i] = record;
-    }
+    const rows = await node.rows(buildPageSql(localLogsTable(this.#names), condition, query.limit + 1));
+    const hasMore = rows.length > query.limit;
+    const records = new Array<StoredLogRecord>(hasMore ? query.limit : rows.length);
+    for (let i = 0; i < records.length; i++) records[i] = toStoredRecord(rows[i] as unknown[]);
     return { records, hasMore };
   }
 
@@ -329,7 +316,10 @@ export class ClickHouseLogStore implements LogStore {
       if (list === undefined) byShard.set(shard, [i]);
       else list.push(i);
     }
-    const purges = await this.#purgeEntries(true);
+    // Cutoffs of this store's own purges are always current (#purges is reset by purgeBefore); those of
+    // another process are seen within purgeRefreshMs. Until then a record re-appended after that purge
+    // is reported a duplicate: only records older than the retention, which imports refuse anyway.
+    const purges = await this.#purgeEntries();
     // Look up every shard's candidates first, then write: nothing is stored when a lookup fails.
     const stored = new Map<string, StoredIdentity[]>();
     await Promise.all(
@@ -375,11 +365,15 @@ export class ClickHouseLogStore implements LogStore {
         [...toWrite].map(async ([shard, indexes]) => {
           const node = this.#nodes[shard] as ClickHouseNode;
           const rows = indexes.map((i) => toRow(records[i] as LogRecord, seqOf.get(i) as number));
-          await node.insert(localLogsTable(this.#names), rows);
+          await node.insertRows(localLogsTable(this.#names), LOG_COLUMN_NAMES, rows);
           // The identity index follows the rows: an identity found in log_ids always has its row.
-          await node.insert(
+          await node.insertRows(
             localIdsTable(this.#names),
-            rows.map((r) => ({ IdHash: idHash(r.AccountId, r.RequestId), ArrivalSeq: r.ArrivalSeq, AccountId: r.AccountId, RequestId: r.RequestId, QueryDateUs: r.QueryDateUs })),
+            ID_COLUMN_NAMES,
+            indexes.map((i) => {
+              const r = records[i] as LogRecord;
+              return [idHash(r.AccountId, r.RequestId), seqOf.get(i) as number, r.AccountId, r.RequestId, r.QueryDateUs];
+            }),
           );
         }),
       );
@@ -508,27 +502,30 @@ export class ClickHouseLogStore implements LogStore {
   }
 }
 
-/** The columns of `logs`, and nothing else a caller's object may carry. */
-function toRow(r: LogRecord, seq: number): LogRecord & { ArrivalSeq: number } {
-  return {
-    ArrivalSeq: seq,
-    AccountId: r.AccountId,
-    CallDuration: r.CallDuration,
-    QueryAccessKey: r.QueryAccessKey,
-    QueryApiName: r.QueryApiName,
-    QueryApiVersion: r.QueryApiVersion,
-    QueryCallName: r.QueryCallName,
-    QueryDateUs: r.QueryDateUs,
-    QueryHeaderRaw: r.QueryHeaderRaw,
-    QueryHeaderSize: r.QueryHeaderSize,
-    QueryIpAddress: r.QueryIpAddress,
-    QueryPayloadRaw: r.QueryPayloadRaw,
-    QueryPayloadSize: r.QueryPayloadSize,
-    QueryUserAgent: r.QueryUserAgent,
-    RequestId: r.RequestId,
-    ResponseSize: r.ResponseSize,
-    ResponseStatusCode: r.ResponseStatusCode,
-  };
+const LOG_COLUMN_NAMES = LOGS_COLUMNS.map(([name]) => name);
+const ID_COLUMN_NAMES = ['IdHash', 'ArrivalSeq', 'AccountId', 'RequestId', 'QueryDateUs'];
+
+/** A row of `logs` in LOGS_COLUMNS order. */
+function toRow(r: LogRecord, seq: number): (string | number)[] {
+  return [
+    seq,
+    r.AccountId,
+    r.CallDuration,
+    r.QueryAccessKey,
+    r.QueryApiName,
+    r.QueryApiVersion,
+    r.QueryCallName,
+    r.QueryDateUs,
+    r.QueryHeaderRaw,
+    r.QueryHeaderSize,
+    r.QueryIpAddress,
+    r.QueryPayloadRaw,
+    r.QueryPayloadSize,
+    r.QueryUserAgent,
+    r.RequestId,
+    r.ResponseSize,
+    r.ResponseStatusCode,
+  ];
 }
 
 function isPurged(stored: StoredIdentity, purges: readonly PurgeEntry[]): boolean {

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { OmsError } from '../../domain/oms-error.js';
 
@@ -58,6 +59,14 @@ export function toClickHouseStoreError(err: unknown): OmsError {
   return new OmsError('StoreUnavailable', 'the log store cannot be reached', { cause: err, retryAfterSec: RETRY_AFTER_SEC });
 }
 
+const TSV_SPECIAL = /[\\\t\n\r\0]/;
+const TSV_SPECIAL_ALL = /[\\\t\n\r\0]/g;
+const TSV_ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' };
+
+function escapeTsvChar(ch: string): string {
+  return TSV_ESCAPES[ch] as string;
+}
+
 export class ClickHouseNode {
   readonly url: string;
   readonly #client: ClickHouseClient;
@@ -104,6 +113,38 @@ export class ClickHouseNode {
     if (values.length === 0) return;
     try {
       await this.#client.insert({ table, values: values as unknown[], format: 'JSONEachRow' });
+    } catch (err) {
+      throw toClickHouseStoreError(err);
+    }
+  }
+
+  /**
+   * Inserts rows given as arrays in `columns` order, sent as TabSeparated: ClickHouse parses it about
+   * twice as fast as JSONEachRow (50,000 generated records: 2.7 s against 6.4 s on a busy 18.16).
+   * Strings are escaped as the TabSeparated format requires (backslash, tab, newline, carriage
+   * return, NUL); numbers must be integers.
+   */
+  async insertRows(table: string, columns: readonly string[], rows: readonly (readonly (string | number)[])[]): Promise<void> {
+    if (rows.length === 0) return;
+    const lines = new Array<string>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i] as readonly (string | number)[];
+      let line = '';
+      for (let c = 0; c < row.length; c++) {
+        const value = row[c] as string | number;
+        if (c > 0) line += '\t';
+        if (typeof value === 'number') {
+          if (!Number.isSafeInteger(value)) throw new RangeError('TabSeparated rows take safe integers');
+          line += String(value);
+        } else {
+          line += TSV_SPECIAL.test(value) ? value.replace(TSV_SPECIAL_ALL, escapeTsvChar) : value;
+        }
+      }
+      lines[i] = line;
+    }
+    const body = Buffer.from(lines.join('\n') + '\n', 'utf8');
+    try {
+      await this.#client.insert({ table, columns: columns as [string, ...string[]], values: Readable.from([body], { objectMode: false }), format: 'TabSeparated' });
     } catch (err) {
       throw toClickHouseStoreError(err);
     }
