@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { LogRecord, StoredLogRecord } from '../../domain/log.js';
 import { OmsError } from '../../domain/oms-error.js';
-import type { AppendResult, LogPage, LogQuery, LogStore } from '../log-store.js';
+import { wirePageOf, type AppendResult, type LogPage, type LogQuery, type LogStore, type WireLogPage } from '../log-store.js';
 import { ArrivalSequence, SLOT_IDLE_MS, WRITER_SLOTS } from './arrival-sequence.js';
 import { ClickHouseNode, type ClickHouseNodeOptions } from './clickhouse-node.js';
 import { integerLiteral, listLiteral, stringLiteral } from './literals.js';
@@ -140,6 +140,11 @@ export class ClickHouseLogStore implements LogStore {
     const records = new Array<StoredLogRecord>(hasMore ? query.limit : rows.length);
     for (let i = 0; i < records.length; i++) records[i] = toStoredRecord(rows[i] as unknown[]);
     return { records, hasMore };
+  }
+
+  /** Built from the records: ClickHouse keeps the columns, not the wire text (a column per field compresses far better). */
+  async readWirePage(query: LogQuery): Promise<WireLogPage> {
+    return wirePageOf(await this.readPage(query));
   }
 
   async count(query: Omit<LogQuery, 'after' | 'limit'>): Promise<number> {
