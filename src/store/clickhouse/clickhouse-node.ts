@@ -119,8 +119,9 @@ export class ClickHouseNode {
   }
 
   /**
-   * Inserts rows given as arrays in `columns` order, sent as TabSeparated: ClickHouse parses it about
-   * twice as fast as JSONEachRow (50,000 generated records: 2.7 s against 6.4 s on a busy 18.16).
+   * Inserts rows given as arrays in `columns` order, sent as TabSeparated, which 18.16 parses faster
+   * than JSONEachRow: 50,000 generated records took 5.4 s (2.7 s building the text here, 2.7 s for the
+   * insert) against 6.4 s as JSONEachRow (encoding included), on a busy two-core machine.
    * Strings are escaped as the TabSeparated format requires (backslash, tab, newline, carriage
    * return, NUL); numbers must be integers.
    */
