@@ -73,7 +73,9 @@ describe('oms serve replicas on a ClickHouse cluster', () => {
         assert.equal(answer.status, 200, answer.text);
         seen.push(...(answer.body.Logs as { RequestId: string }[]).map((log) => log.RequestId));
         // Records arriving meanwhile (each call is logged, and more are seeded) stay out of this session.
-        const late = makeRecord({ AccountId: key.accountId, QueryDateUs: startUs + 500, QueryCallName: 'CreateVolume' });
+        // Distinct dates: records of two writers with equal dates are ordered by the millisecond their
+        // ArrivalSeq was allocated, not by which replica stored them first (arrival-sequence.ts).
+        const late = makeRecord({ AccountId: key.accountId, QueryDateUs: startUs + 500 + page, QueryCallName: 'CreateVolume' });
         await (page % 2 === 0 ? b : a).seed([late]);
         records.push(late);
         token = answer.body.NextPageToken as string | undefined;
