@@ -41,12 +41,14 @@ async function main(): Promise<void> {
   console.log(`machine: ${describeMachine()}`);
   const dataDir = mkdtempSync(path.join(tmpdir(), 'oms-bench-read-'));
   const config = loadConfig({ dataDir, port: '0' }, {});
+  if (config.store.kind !== 'sqlite') throw new Error('this benchmark runs on the SQLite store');
+  const storePath = config.store.path;
   const nowUs = Date.now() * 1000;
   const startUs = nowUs - 31 * US_PER_DAY;
   const spanDays = 30.9;
 
   // 1. The store, filled through the LogStore interface as the import command fills it.
-  const store = new SqliteLogStore({ path: config.store.path });
+  const store = new SqliteLogStore({ path: storePath });
   const importStarted = performance.now();
   let imported = 0;
   for (const batch of generateLogBatches({ records: RECORDS, seed: SEED, startUs, spanDays, batchSize: 10_000 })) {
@@ -54,7 +56,7 @@ async function main(): Promise<void> {
   }
   const importSeconds = (performance.now() - importStarted) / 1000;
   await store.optimize();
-  console.log(`store: ${imported} records imported in ${importSeconds.toFixed(1)} s (${Math.round(imported / importSeconds)} records/s), ${(statSync(config.store.path).size / imported).toFixed(0)} bytes/record`);
+  console.log(`store: ${imported} records imported in ${importSeconds.toFixed(1)} s (${Math.round(imported / importSeconds)} records/s), ${(statSync(storePath).size / imported).toFixed(0)} bytes/record`);
 
   // 2. A key of the big account (40 % of the records) for the signed calls.
   const model = createLogModel({ seed: SEED });
@@ -121,7 +123,7 @@ async function main(): Promise<void> {
     { name: 'rare status codes', filters: () => ({ sql: { statusCodes: [500, 503] }, api: { ResponseStatusCodes: [500, 503] } }) },
   ];
 
-  const sqlStore = new SqliteLogStore({ path: config.store.path });
+  const sqlStore = new SqliteLogStore({ path: storePath });
   const maxSeq = await sqlStore.highWaterMark();
   const rows: string[] = [];
   console.log(`\nReadApiLogs, big account (${Math.round(big.share * 100)} % of records), 48-hour windows at random, ${QUERIES} calls per line, one at a time`);

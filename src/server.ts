@@ -3,14 +3,17 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildHttpServer } from './api/index.js';
 import { compileBearerVerifier, compileClientIpResolver, compileSecretMasker, IngestCommitter, ingestRecordLimit, RecordWriter } from './capture/index.js';
-import type { Config } from './config/index.js';
+import type { ClickHouseStoreConfig, Config } from './config/index.js';
 import { systemClock, toWireLog, type Clock } from './domain/index.js';
 import { Authenticator, deriveKey, loadOrCreateMasterKey, LockoutTracker, SecretBox, type CredentialStore } from './identity/index.js';
+import { ClickHouseCredentialStore } from './identity/clickhouse-credential-store.js';
 import { SqliteCredentialStore } from './identity/sqlite-credential-store.js';
 import type { Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { PageTokenCodec } from './query/index.js';
 import { RetentionScheduler, type LogStore } from './store/index.js';
+import { ClickHouseLogStore } from './store/clickhouse/clickhouse-log-store.js';
+import type { ClickHouseNodeOptions } from './store/clickhouse/clickhouse-node.js';
 import { SqliteLogStore } from './store/sqlite/sqlite-log-store.js';
 
 /**
@@ -27,13 +30,26 @@ export interface Stores {
 export function openCredentialStore(config: Config): { credentials: CredentialStore; masterKey: Buffer } {
   mkdirSync(config.dataDir, { recursive: true });
   const masterKey = loadOrCreateMasterKey(config.masterKeyFile);
-  const credentials = new SqliteCredentialStore({ path: config.credentialsPath, secretBox: new SecretBox(deriveKey(masterKey, 'secrets')) });
+  const secretBox = new SecretBox(deriveKey(masterKey, 'secrets'));
+  // With ClickHouse, identities are shared by every replica: they live in its database (the master
+  // key file is what each replica keeps locally, and must be the same everywhere).
+  const credentials =
+    config.store.kind === 'clickhouse'
+      ? new ClickHouseCredentialStore({ node: clickHouseNodes(config.store)[0] as ClickHouseNodeOptions, database: config.store.database, secretBox })
+      : new SqliteCredentialStore({ path: config.credentialsPath, secretBox });
   return { credentials, masterKey };
 }
 
 export function openLogStore(config: Config): LogStore {
+  if (config.store.kind === 'clickhouse') {
+    return new ClickHouseLogStore({ nodes: clickHouseNodes(config.store), database: config.store.database, cluster: config.store.cluster });
+  }
   mkdirSync(config.dataDir, { recursive: true });
   return new SqliteLogStore({ path: config.store.path });
+}
+
+function clickHouseNodes(store: ClickHouseStoreConfig): ClickHouseNodeOptions[] {
+  return store.urls.map((url) => ({ url, username: store.username, password: store.password }));
 }
 
 export function openStores(config: Config): Stores {

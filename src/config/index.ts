@@ -1,2 +1,2 @@
 export { SETTINGS, type Setting, type SettingKey } from './settings.js';
-export { loadConfig, ConfigError, type Config, type IngestConfig, type LogLevel } from './load-config.js';
+export { loadConfig, ConfigError, type Config, type IngestConfig, type LogLevel, type SqliteStoreConfig, type ClickHouseStoreConfig } from './load-config.js';

@@ -9,8 +9,8 @@ const LOG_LEVELS: ReadonlySet<string> = new Set(['fatal', 'error', 'warn', 'info
 export interface Config {
   readonly server: { readonly host: string; readonly port: number };
   readonly dataDir: string;
-  /** Resolved store location: only SQLite is built in for now. */
-  readonly store: { readonly kind: 'sqlite'; readonly path: string };
+  /** Resolved store location. */
+  readonly store: SqliteStoreConfig | ClickHouseStoreConfig;
   readonly credentialsPath: string;
   readonly masterKeyFile: string;
   readonly api: { readonly region: string; readonly version: string };
@@ -26,6 +26,43 @@ export interface IngestConfig {
   readonly maxBodyBytes: number;
   readonly maxLineBytes: number;
   readonly maxBatches: number;
+}
+
+export interface SqliteStoreConfig {
+  readonly kind: 'sqlite';
+  readonly path: string;
+}
+
+/** `clickhouse://[USER[:PASSWORD]@]HOST:PORT[,HOST:PORT...]/DATABASE[?cluster=NAME]`: one HTTP endpoint per shard. */
+export interface ClickHouseStoreConfig {
+  readonly kind: 'clickhouse';
+  /** http://host:port of each node, in shard order. */
+  readonly urls: readonly string[];
+  readonly database: string;
+  readonly cluster: string | undefined;
+  readonly username: string;
+  readonly password: string;
+}
+
+const CLICKHOUSE_URL = /^clickhouse:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?#@]+)\/([A-Za-z_][A-Za-z0-9_]{0,62})(?:\?cluster=([A-Za-z_][A-Za-z0-9_]{0,62}))?$/;
+const HOST_PORT = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/;
+
+function parseClickHouseUrl(url: string): ClickHouseStoreConfig | undefined {
+  const match = CLICKHOUSE_URL.exec(url);
+  if (match === null) return undefined;
+  const [, user, password, hosts, database, cluster] = match;
+  const list = (hosts ?? '').split(',');
+  if (!list.every((h) => HOST_PORT.test(h) && Number(h.slice(h.lastIndexOf(':') + 1)) <= 65535)) return undefined;
+  if (cluster === undefined && list.length !== 1) return undefined;
+  let username = 'default';
+  let secret = '';
+  try {
+    if (user !== undefined && user !== '') username = decodeURIComponent(user);
+    if (password !== undefined) secret = decodeURIComponent(password);
+  } catch {
+    return undefined;
+  }
+  return { kind: 'clickhouse', urls: list.map((h) => `http://${h}`), database: database as string, cluster, username, password: secret };
 }
 
 /** A configuration mistake: printed as one line naming the flag and the variable, exit code 2. */
@@ -132,13 +169,20 @@ export function loadConfig(flags: Partial<Record<SettingKey, string>>, env: Node
   const get = <T>(key: SettingKey) => values.get(key) as T;
   const dataDir = path.resolve(get<string>('dataDir'));
   const storeUrl = get<string>('store');
-  let storePath = path.join(dataDir, 'logs.db');
-  if (storeUrl !== '') {
+  let store: SqliteStoreConfig | ClickHouseStoreConfig = { kind: 'sqlite', path: path.join(dataDir, 'logs.db') };
+  if (storeUrl.startsWith('clickhouse://')) {
+    const parsed = parseClickHouseUrl(storeUrl);
+    if (parsed === undefined) {
+      // Never echo the URL: it may hold a password.
+      throw new ConfigError('--store / OMS_STORE: expected clickhouse://[USER[:PASSWORD]@]HOST:PORT[,HOST:PORT...]/DATABASE[?cluster=NAME] (several hosts need a cluster)');
+    }
+    store = parsed;
+  } else if (storeUrl !== '') {
     const match = /^sqlite:\/\/(.+)$/.exec(storeUrl);
     if (!match?.[1]) {
-      throw new ConfigError(`--store / OMS_STORE: expected sqlite:///path/to/logs.db, got ${JSON.stringify(storeUrl)}`);
+      throw new ConfigError(`--store / OMS_STORE: expected sqlite:///path/to/logs.db or clickhouse://HOST:PORT/DATABASE, got ${JSON.stringify(storeUrl)}`);
     }
-    storePath = path.resolve(match[1]);
+    store = { kind: 'sqlite', path: path.resolve(match[1]) };
   }
   const masterKeyFile = get<string>('masterKeyFile');
   const region = get<string>('region');
@@ -156,7 +200,7 @@ export function loadConfig(flags: Partial<Record<SettingKey, string>>, env: Node
   return deepFreeze<Config>({
     server: { host: get<string>('host'), port: get<number>('port') },
     dataDir,
-    store: { kind: 'sqlite', path: storePath },
+    store,
     credentialsPath: path.join(dataDir, 'credentials.db'),
     masterKeyFile: masterKeyFile === '' ? path.join(dataDir, 'master.key') : path.resolve(masterKeyFile),
     api: { region, version },

@@ -36,7 +36,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'host', flag: '--host', env: 'OMS_HOST', type: 'string', default: '127.0.0.1', help: 'address to listen on' },
   { key: 'port', flag: '--port', env: 'OMS_PORT', type: 'port', default: '8080', help: 'TCP port to listen on (0: any free port)' },
   { key: 'dataDir', flag: '--data', env: 'OMS_DATA_DIR', type: 'string', default: './oms-data', help: 'directory of the embedded stores and the master key' },
-  { key: 'store', flag: '--store', env: 'OMS_STORE', type: 'string', default: '', help: 'log store URL: sqlite:///path/to/logs.db (default: logs.db in the data directory)' },
+  { key: 'store', flag: '--store', env: 'OMS_STORE', type: 'string', default: '', help: 'log store URL: sqlite:///path/to/logs.db (default: logs.db in the data directory) or clickhouse://HOST:PORT/DATABASE[?cluster=NAME]' },
   { key: 'region', flag: '--region', env: 'OMS_REGION', type: 'string', default: 'eu-west-2', help: 'region name clients sign requests for' },
   { key: 'apiVersion', flag: '--api-version', env: 'OMS_API_VERSION', type: 'string', default: '1.40', help: 'API version written in QueryApiVersion' },
   { key: 'retentionDays', flag: '--retention-days', env: 'OMS_RETENTION_DAYS', type: 'positiveInt', default: '32', help: 'days a record stays readable before it is purged' },

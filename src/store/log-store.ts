@@ -6,7 +6,9 @@ import { wireLogJson, type LogRecord, type StoredLogRecord } from '../domain/log
  *
  * Order: records are read by (QueryDateUs, ArrivalSeq). ArrivalSeq is assigned by the store when a
  * record is first appended, strictly increasing in arrival order, so ties on QueryDate keep arrival
- * order and (QueryDateUs, ArrivalSeq) is a total order usable as a keyset cursor.
+ * order and (QueryDateUs, ArrivalSeq) is a total order usable as a keyset cursor. (A store written by
+ * several processes at once, ClickHouse with several replicas, orders each writer's records by arrival
+ * and different writers' by the millisecond they arrived: see store/clickhouse/arrival-sequence.ts.)
  */
 export interface LogStore {
   /**

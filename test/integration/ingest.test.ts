@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { SqliteStoreConfig } from '../../src/config/index.js';
 import { randomInt } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
@@ -309,7 +310,8 @@ describe('ingest backpressure and store outages', () => {
     const a = accountId();
     const body = ndjson([wireLog(a), wireLog(a), wireLog(a)]);
     // Another process holds the write lock past the store's busy timeout: a real outage of the file.
-    const other = new Database(server.config.store.path);
+    assert.equal(server.config.store.kind, 'sqlite');
+    const other = new Database((server.config.store as SqliteStoreConfig).path);
     other.exec('BEGIN IMMEDIATE');
     let refused;
     try {

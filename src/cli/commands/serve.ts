@@ -34,7 +34,7 @@ export function registerServe(program: Command): void {
     }
     const server = buildServer(config, stores, { logger });
     const address = await server.listen();
-    logger.info({ address, store: config.store.path, region: config.api.region }, 'oms serving');
+    logger.info({ address, store: config.store.kind === 'sqlite' ? config.store.path : `clickhouse ${config.store.database}`, region: config.api.region }, 'oms serving');
 
     let closing = false;
     const shutdown = (signal: string) => {
