@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { buildHttpServer } from './api/index.js';
-import { compileClientIpResolver, compileSecretMasker, RecordWriter } from './capture/index.js';
+import { buildHttpServer, gatewayErrorAnswer, MAX_BODY_BYTES, OMS_CALLS } from './api/index.js';
+import { compileClientIpResolver, compileSecretMasker, DiskSpool, Gateway, RecordWriter } from './capture/index.js';
 import type { Config } from './config/index.js';
 import { systemClock, type Clock } from './domain/index.js';
 import { Authenticator, deriveKey, loadOrCreateMasterKey, LockoutTracker, SecretBox, type CredentialStore } from './identity/index.js';
@@ -31,16 +31,31 @@ export function openCredentialStore(config: Config): { credentials: CredentialSt
   return { credentials, masterKey };
 }
 
-export function openLogStore(config: Config): LogStore {
-  mkdirSync(config.dataDir, { recursive: true });
-  return new SqliteLogStore({ path: config.store.path });
+export interface LogStoreTuning {
+  busyTimeoutMs?: number;
+  synchronous?: 'normal' | 'full';
 }
 
-export function openStores(config: Config): Stores {
+/**
+ * How `oms serve` opens the log store when it is a gateway. Strict durability means on disk: each
+ * commit (one per group of calls) is fsynced. A write that finds the file locked gives up after 100 ms
+ * instead of 5 s: appends run on the event loop, and the spool takes the records meanwhile.
+ */
+export function serveStoreTuning(config: Config): LogStoreTuning {
+  if (config.gateway === undefined) return {};
+  return { busyTimeoutMs: 100, synchronous: config.gateway.durability === 'strict' ? 'full' : 'normal' };
+}
+
+export function openLogStore(config: Config, tuning: LogStoreTuning = {}): LogStore {
+  mkdirSync(config.dataDir, { recursive: true });
+  return new SqliteLogStore({ path: config.store.path, ...tuning });
+}
+
+export function openStores(config: Config, tuning: LogStoreTuning = {}): Stores {
   const { credentials, masterKey } = openCredentialStore(config);
   let logs: LogStore;
   try {
-    logs = openLogStore(config);
+    logs = openLogStore(config, tuning);
   } catch (err) {
     void credentials.close();
     throw err;
@@ -59,6 +74,7 @@ export function openStores(config: Config): Stores {
 export interface OmsServer {
   app: FastifyInstance;
   writer: RecordWriter;
+  gateway: Gateway | undefined;
   metrics: Metrics;
   retention: RetentionScheduler;
   /** Starts listening and the retention schedule; resolves to the listening address. */
@@ -80,13 +96,65 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
   const clock = options.clock ?? systemClock;
   const logger = options.logger;
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true });
+  // Records the store refuses wait here, on local disk, and are replayed when it takes writes again.
+  const spool = DiskSpool.open({
+    dir: path.join(config.dataDir, 'spool'),
+    onBadLine: (line) => logger.error({ line }, 'spool line skipped'),
+  });
   const writer = new RecordWriter(stores.logs, {
-    onError: (err, queued) => logger.error({ err, queued }, 'writing records to the store failed; retrying'),
+    spool,
+    // relaxed: records wait up to 10 ms for company (well within the 100 ms promise); strict: none.
+    flushDelayMs: config.gateway?.durability === 'relaxed' ? 10 : 0,
+    maxQueued: 50_000,
+    onError: (err, queued) => logger.error({ err, queued }, 'writing records failed; the spool takes them, or they are retried'),
     onWritten: (records, queued) => {
       metrics.recordsWritten.inc(records);
       metrics.recordQueue.set(queued);
+      metrics.spoolBacklog.set(writer.spoolBacklog);
+    },
+    onSpooled: (records, backlog) => {
+      metrics.recordsSpooled.inc(records);
+      metrics.spoolBacklog.set(backlog);
     },
   });
+  metrics.spoolBacklog.set(writer.spoolBacklog);
+  const authenticator = new Authenticator({ credentials: stores.credentials, lockout: new LockoutTracker(clock), clock, region: config.api.region });
+  const clientIp = compileClientIpResolver(config.trustedProxies);
+  const maskSecrets = compileSecretMasker();
+  const gateway =
+    config.gateway === undefined
+      ? undefined
+      : new Gateway({
+          upstream: config.gateway.upstream,
+          durability: config.gateway.durability,
+          upstreamTimeoutMs: config.gateway.upstreamTimeoutMs,
+          authenticator,
+          writer,
+          clock,
+          apiVersion: config.api.version,
+          clientIp,
+          maskSecrets,
+          maxBodyBytes: MAX_BODY_BYTES,
+          omsCalls: OMS_CALLS,
+          errorAnswer: gatewayErrorAnswer,
+          events: {
+            onCall: ({ kind, status, recorded }) => {
+              metrics.gatewayCalls.inc({ kind, status: String(status), recorded: recorded ? 'yes' : 'no' });
+              metrics.recordQueue.set(writer.backlog);
+            },
+            onAuthRefused: (err, requestId) => {
+              const kind = (err as { kind?: unknown }).kind === 'KeyLockedOut' ? 'KeyLockedOut' : 'AuthenticationFailed';
+              metrics.authFailures.inc({ kind });
+              const cause = (err as { cause?: unknown }).cause;
+              logger.info({ requestId, reason: typeof cause === 'string' ? cause : undefined }, 'authentication refused');
+            },
+            onUpstreamError: (err, kind) => {
+              metrics.upstreamErrors.inc({ kind });
+              logger.warn({ err, kind }, 'upstream failed');
+            },
+            onThrottled: () => metrics.throttled.inc(),
+          },
+        });
   const retention = new RetentionScheduler(stores.logs, {
     retentionDays: config.retentionDays,
     clock,
@@ -97,7 +165,7 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
     onError: (err) => logger.error({ err }, 'retention purge failed'),
   });
   const app = buildHttpServer({
-    authenticator: new Authenticator({ credentials: stores.credentials, lockout: new LockoutTracker(clock), clock, region: config.api.region }),
+    authenticator,
     readApiLogs: {
       store: stores.logs,
       pageTokens: new PageTokenCodec(deriveKey(stores.masterKey, 'page-tokens')),
@@ -109,15 +177,18 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
     apiVersion: config.api.version,
     logger,
     metrics,
-    clientIp: compileClientIpResolver(config.trustedProxies),
-    maskSecrets: compileSecretMasker(),
+    clientIp,
+    maskSecrets,
+    ...(gateway === undefined ? {} : { gateway }),
     readiness: async () => {
-      if (!writer.canAccept()) return { ready: false, reason: `${writer.backlog} records waiting for the store` };
+      const spoolBacklog = writer.spoolBacklog;
+      if (!writer.canAccept()) return { ready: false, reason: `${writer.backlog} records waiting for the store`, spoolBacklog };
+      if (writer.storeRefusing) return { ready: false, reason: `the log store refuses writes; ${spoolBacklog} records wait in the spool`, spoolBacklog };
       try {
         await stores.logs.highWaterMark();
-        return { ready: true };
+        return { ready: true, spoolBacklog };
       } catch {
-        return { ready: false, reason: 'the log store does not answer' };
+        return { ready: false, reason: 'the log store does not answer', spoolBacklog };
       }
     },
   });
@@ -126,6 +197,7 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
   return {
     app,
     writer,
+    gateway,
     metrics,
     retention,
     async listen() {
@@ -141,9 +213,11 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
     async close() {
       if (optimizeTimer !== undefined) clearInterval(optimizeTimer);
       await app.close();
+      await gateway?.close();
       await retention.stop();
-      const flushed = await writer.flush(SHUTDOWN_FLUSH_MS);
+      const flushed = await writer.close(SHUTDOWN_FLUSH_MS);
       if (!flushed) saveUnwritten(config.dataDir, writer, logger);
+      await spool.close();
       await stores.close();
     },
   };

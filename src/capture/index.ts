@@ -3,3 +3,5 @@ export { formatHeaderRaw, measureHeaderBytes, compileSecretMasker, DEFAULT_SECRE
 export { RecordWriter, type RecordWriterOptions } from './record-writer.js';
 export { classifyCall, normaliseCallPath, type CallClass, type ClassifyCallInput } from './classify-call.js';
 export { DiskSpool, type DiskSpoolOptions } from './spool/disk-spool.js';
+export { Gateway, GATEWAY_REQUEST_ID_HEADER, type ErrorAnswer, type GatewayEvents, type GatewayOptions } from './gateway.js';
+export { RequestIdScanner } from './request-id-scanner.js';

@@ -16,6 +16,17 @@ export interface Config {
   readonly retentionDays: number;
   readonly trustedProxies: readonly string[];
   readonly logLevel: LogLevel;
+  /** The gateway: undefined when no upstream is set (OMS then serves only its own routes). */
+  readonly gateway: GatewayConfig | undefined;
+}
+
+export type Durability = 'strict' | 'relaxed';
+
+export interface GatewayConfig {
+  /** Origin of the upstream API, e.g. `https://api.eu-west-2.outscale.com`. */
+  readonly upstream: string;
+  readonly durability: Durability;
+  readonly upstreamTimeoutMs: number;
 }
 
 /** A configuration mistake: printed as one line naming the flag and the variable, exit code 2. */
@@ -37,6 +48,23 @@ function deepFreeze<T>(value: T): T {
 
 function parseValue(setting: Setting, raw: string): string | number | string[] {
   switch (setting.type) {
+    case 'upstreamUrl': {
+      if (raw === '') return raw;
+      let url: URL;
+      try {
+        url = new URL(raw);
+      } catch {
+        throw new ConfigError(`${describe(setting)}: expected an http:// or https:// URL, got ${JSON.stringify(raw)}`);
+      }
+      if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '' || (url.pathname !== '/' && url.pathname !== '') || url.search !== '') {
+        throw new ConfigError(`${describe(setting)}: expected an http:// or https:// origin without path, query or credentials, got ${JSON.stringify(raw)}`);
+      }
+      return url.origin;
+    }
+    case 'durability': {
+      if (raw !== 'strict' && raw !== 'relaxed') throw new ConfigError(`${describe(setting)}: expected strict or relaxed, got ${JSON.stringify(raw)}`);
+      return raw;
+    }
     case 'string':
       return raw;
     case 'port': {
@@ -104,5 +132,9 @@ export function loadConfig(flags: Partial<Record<SettingKey, string>>, env: Node
     retentionDays: get<number>('retentionDays'),
     trustedProxies: get<string[]>('trustedProxies'),
     logLevel: get<LogLevel>('logLevel'),
+    gateway:
+      get<string>('upstream') === ''
+        ? undefined
+        : { upstream: get<string>('upstream'), durability: get<Durability>('durability'), upstreamTimeoutMs: get<number>('upstreamTimeoutMs') },
   });
 }

@@ -3,7 +3,7 @@
  * default and its help. The CLI builds its options from this table; load-config.ts merges and validates.
  * Precedence: flag, then environment variable, then default.
  */
-export type SettingType = 'string' | 'port' | 'positiveInt' | 'logLevel' | 'cidrList';
+export type SettingType = 'string' | 'port' | 'positiveInt' | 'logLevel' | 'cidrList' | 'upstreamUrl' | 'durability';
 
 export interface Setting {
   key: SettingKey;
@@ -24,7 +24,10 @@ export type SettingKey =
   | 'retentionDays'
   | 'trustedProxies'
   | 'masterKeyFile'
-  | 'logLevel';
+  | 'logLevel'
+  | 'upstream'
+  | 'durability'
+  | 'upstreamTimeoutMs';
 
 export const SETTINGS: readonly Setting[] = [
   { key: 'host', flag: '--host', env: 'OMS_HOST', type: 'string', default: '127.0.0.1', help: 'address to listen on' },
@@ -37,4 +40,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'trustedProxies', flag: '--trusted-proxies', env: 'OMS_TRUSTED_PROXIES', type: 'cidrList', default: '', help: 'comma-separated addresses and CIDRs of proxies whose X-Forwarded-For is believed' },
   { key: 'masterKeyFile', flag: '--master-key-file', env: 'OMS_MASTER_KEY_FILE', type: 'string', default: '', help: 'file holding the key that seals secrets and page tokens (default: master.key in the data directory; created on first start)' },
   { key: 'logLevel', flag: '--log-level', env: 'OMS_LOG_LEVEL', type: 'logLevel', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
+  { key: 'upstream', flag: '--upstream', env: 'OMS_UPSTREAM', type: 'upstreamUrl', default: '', help: 'OUTSCALE API to forward calls to (http:// or https:// origin); unset: no gateway' },
+  { key: 'durability', flag: '--durability', env: 'OMS_DURABILITY', type: 'durability', default: 'strict', help: 'strict: a call\'s record is on disk before its answer ends; relaxed: written within 100 ms' },
+  { key: 'upstreamTimeoutMs', flag: '--upstream-timeout-ms', env: 'OMS_UPSTREAM_TIMEOUT_MS', type: 'positiveInt', default: '30000', help: 'how long the upstream may take to connect, to send its head, or between two body chunks' },
 ];

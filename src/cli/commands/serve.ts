@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createLogger } from '../../observability/logger.js';
-import { buildServer, openStores } from '../../server.js';
+import { buildServer, openStores, serveStoreTuning } from '../../server.js';
 import { addSettingOptions, configFromOptions } from '../options.js';
 
 export function registerServe(program: Command): void {
@@ -10,7 +10,7 @@ export function registerServe(program: Command): void {
   addSettingOptions(serve).action(async () => {
     const config = configFromOptions(serve);
     const logger = createLogger(config.logLevel);
-    const stores = openStores(config);
+    const stores = openStores(config, serveStoreTuning(config));
     if ((await stores.credentials.countAccounts()) === 0) {
       const account = await stores.credentials.createAccount({});
       const key = await stores.credentials.createAccessKey(account.AccountId);
@@ -34,7 +34,7 @@ export function registerServe(program: Command): void {
     }
     const server = buildServer(config, stores, { logger });
     const address = await server.listen();
-    logger.info({ address, store: config.store.path, region: config.api.region }, 'oms serving');
+    logger.info({ address, store: config.store.path, region: config.api.region, upstream: config.gateway?.upstream, durability: config.gateway?.durability }, 'oms serving');
 
     let closing = false;
     const shutdown = (signal: string) => {
