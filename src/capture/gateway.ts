@@ -228,6 +228,9 @@ class GatewayCall implements Dispatcher.DispatchHandler {
   #acquired = false;
   #finished = false;
   #headSent = false;
+  /** The upstream's head, until the first body byte goes out with it. */
+  #head: string[] | null = null;
+  #statusMessage = '';
   #recorded = false;
   #closeConnection = false;
 
@@ -374,20 +377,30 @@ class GatewayCall implements Dispatcher.DispatchHandler {
       else out.push(name, value);
     }
     out.push(GATEWAY_REQUEST_ID_HEADER, this.#requestId);
-    const res = this.#res;
-    if (res.destroyed) {
+    if (this.#res.destroyed) {
       controller.abort(new Error('the caller went away'));
       return;
     }
-    // The head goes out with the first body byte (or with the end, for an empty body): in strict mode a
-    // body-less answer is complete only when its record is durable.
-    res.writeHead(statusCode, statusMessage ?? '', out);
+    // The head is written with the first body byte (or with the end, for an empty body): in strict mode
+    // a body-less answer is complete only once its record is durable, and an upstream that fails before
+    // its first body byte can still be answered 502.
+    this.#head = out;
+    this.#statusMessage = statusMessage ?? '';
+  }
+
+  #sendHead(): void {
+    const head = this.#head;
+    if (head === null) return;
+    this.#head = null;
+    this.#res.writeHead(this.#status, this.#statusMessage, head);
     this.#headSent = true;
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const res = this.#res;
     if (res.destroyed) return;
+    if (chunk.length === 0) return;
+    this.#sendHead();
     this.#responseBytes += chunk.length;
     this.#scanner?.push(chunk);
     let ok: boolean;
@@ -427,7 +440,9 @@ class GatewayCall implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     if (this.#finished) return;
-    if (this.#status === 0) {
+    if (!this.#headSent) {
+      // Nothing reached the caller yet: it gets an OUTSCALE-shaped error instead of the upstream's head.
+      this.#head = null;
       this.#upstreamFailed(err);
       return;
     }
@@ -444,6 +459,7 @@ class GatewayCall implements Dispatcher.DispatchHandler {
   // ── ends ─────────────────────────────────────────────────────────────────────────────────────────
 
   #end(): void {
+    this.#sendHead();
     const held = this.#held;
     this.#held = null;
     if (held !== null) this.#res.end(held);
