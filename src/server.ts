@@ -105,7 +105,8 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
     spool,
     // relaxed: records wait up to 10 ms for company (well within the 100 ms promise); strict: none.
     flushDelayMs: config.gateway?.durability === 'relaxed' ? 10 : 0,
-    maxQueued: 50_000,
+    // Bounded: at about 2 KB a record, at most some 40 MB wait in memory; beyond, calls get 429.
+    maxQueued: 20_000,
     onError: (err, queued) => logger.error({ err, queued }, 'writing records failed; the spool takes them, or they are retried'),
     onWritten: (records, queued) => {
       metrics.recordsWritten.inc(records);
@@ -128,6 +129,7 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
           upstream: config.gateway.upstream,
           durability: config.gateway.durability,
           upstreamTimeoutMs: config.gateway.upstreamTimeoutMs,
+          maxInFlight: config.gateway.maxInFlight,
           authenticator,
           writer,
           clock,

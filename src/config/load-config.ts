@@ -27,6 +27,7 @@ export interface GatewayConfig {
   readonly upstream: string;
   readonly durability: Durability;
   readonly upstreamTimeoutMs: number;
+  readonly maxInFlight: number;
 }
 
 /** A configuration mistake: printed as one line naming the flag and the variable, exit code 2. */
@@ -135,6 +136,11 @@ export function loadConfig(flags: Partial<Record<SettingKey, string>>, env: Node
     gateway:
       get<string>('upstream') === ''
         ? undefined
-        : { upstream: get<string>('upstream'), durability: get<Durability>('durability'), upstreamTimeoutMs: get<number>('upstreamTimeoutMs') },
+        : {
+            upstream: get<string>('upstream'),
+            durability: get<Durability>('durability'),
+            upstreamTimeoutMs: get<number>('upstreamTimeoutMs'),
+            maxInFlight: get<number>('maxInFlight'),
+          },
   });
 }

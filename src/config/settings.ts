@@ -27,7 +27,8 @@ export type SettingKey =
   | 'logLevel'
   | 'upstream'
   | 'durability'
-  | 'upstreamTimeoutMs';
+  | 'upstreamTimeoutMs'
+  | 'maxInFlight';
 
 export const SETTINGS: readonly Setting[] = [
   { key: 'host', flag: '--host', env: 'OMS_HOST', type: 'string', default: '127.0.0.1', help: 'address to listen on' },
@@ -43,4 +44,5 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'upstream', flag: '--upstream', env: 'OMS_UPSTREAM', type: 'upstreamUrl', default: '', help: 'OUTSCALE API to forward calls to (http:// or https:// origin); unset: no gateway' },
   { key: 'durability', flag: '--durability', env: 'OMS_DURABILITY', type: 'durability', default: 'strict', help: 'strict: a call\'s record is on disk before its answer ends; relaxed: written within 100 ms' },
   { key: 'upstreamTimeoutMs', flag: '--upstream-timeout-ms', env: 'OMS_UPSTREAM_TIMEOUT_MS', type: 'positiveInt', default: '30000', help: 'how long the upstream may take to connect, to send its head, or between two body chunks' },
+  { key: 'maxInFlight', flag: '--max-in-flight', env: 'OMS_MAX_IN_FLIGHT', type: 'positiveInt', default: '4096', help: 'gateway calls in progress at once; beyond, calls are refused with 429 and Retry-After' },
 ];

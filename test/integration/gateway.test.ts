@@ -408,3 +408,50 @@ describe('the gateway facing hostile callers', () => {
     assert.equal(records[0]?.QueryPayloadSize, body.length);
   });
 });
+
+describe('the gateway under backpressure and in relaxed mode', () => {
+  it('calls beyond --max-in-flight get 429 RequestLimitExceeded with Retry-After, and no record', async () => {
+    const upstream = await startUpstreamFixture();
+    const t = await startTestServer({ settings: { upstream: upstream.url, maxInFlight: '4' } });
+    try {
+      const key = await t.createKey();
+      upstream.setBehaviour({ delayMs: 400 });
+      const answers = await Promise.all(Array.from({ length: 10 }, () => callSigned(t.url, key, {}, { path: '/api/v1/ReadVms' })));
+      const ok = answers.filter((a) => a.status === 200);
+      const refused = answers.filter((a) => a.status === 429);
+      assert.equal(ok.length, 4);
+      assert.equal(refused.length, 6);
+      for (const answer of refused) {
+        assert.equal(answer.body.Errors[0].Code, '10');
+        assert.equal(answer.body.Errors[0].Type, 'RequestLimitExceeded');
+        assert.equal(answer.headers.get('retry-after'), '1');
+      }
+      assert.equal(upstream.requests.length, 4, 'refused calls never reach the upstream');
+      await t.server.writer.flush();
+      const records = await recordsOf(t, key.accountId);
+      assert.deepEqual(records.map((r) => r.RequestId).sort(), ok.map((a) => a.body.ResponseContext.RequestId).sort());
+      upstream.setBehaviour({ delayMs: undefined });
+      assert.equal((await callSigned(t.url, key, {}, { path: '/api/v1/ReadVms' })).status, 200, 'served again once below the limit');
+    } finally {
+      await t.close();
+      await upstream.close();
+    }
+  });
+
+  it('--durability relaxed records every call, written after the answer', async () => {
+    const upstream = await startUpstreamFixture();
+    const t = await startTestServer({ settings: { upstream: upstream.url, durability: 'relaxed' } });
+    try {
+      const key = await t.createKey();
+      const answers = await Promise.all(Array.from({ length: 20 }, () => callSigned(t.url, key, { n: 1 }, { path: '/api/v1/ReadVolumes' })));
+      assert.ok(answers.every((a) => a.status === 200));
+      await t.server.writer.flush();
+      const records = await recordsOf(t, key.accountId);
+      assert.deepEqual(records.map((r) => r.RequestId).sort(), answers.map((a) => a.body.ResponseContext.RequestId).sort());
+      assert.ok(records.every((r) => r.QueryCallName === 'ReadVolumes' && r.QueryPayloadRaw === '{"n":1}'));
+    } finally {
+      await t.close();
+      await upstream.close();
+    }
+  });
+});
