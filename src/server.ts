@@ -140,9 +140,13 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
           omsCalls: OMS_CALLS,
           errorAnswer: gatewayErrorAnswer,
           events: {
-            onCall: ({ kind, status, recorded }) => {
-              metrics.gatewayCalls.inc({ kind, status: String(status), recorded: recorded ? 'yes' : 'no' });
+            onCall: (call) => {
+              metrics.gatewayCalls.inc({ kind: call.kind, status: String(call.status), recorded: call.recorded ? 'yes' : 'no' });
               metrics.recordQueue.set(writer.backlog);
+              logger.info(
+                { requestId: call.requestId, method: call.method, path: call.path, status: call.status, durationUs: call.durationUs, call: call.callName, kind: call.kind, recorded: call.recorded },
+                'gateway call',
+              );
             },
             onAuthRefused: (err, requestId) => {
               const kind = (err as { kind?: unknown }).kind === 'KeyLockedOut' ? 'KeyLockedOut' : 'AuthenticationFailed';

@@ -42,9 +42,23 @@ export interface ErrorAnswer {
   retryAfterSec: number | undefined;
 }
 
+export interface GatewayCallEvent {
+  kind: 'oapi' | NotLoggedReason;
+  callName: string | undefined;
+  method: string;
+  /** The request path without its query: a presigned Object Storage URL carries a usable signature there. */
+  path: string;
+  /** 0 when the caller went away before any answer. */
+  status: number;
+  recorded: boolean;
+  /** OMS's id of the call (the X-Oms-Request-Id header). */
+  requestId: string;
+  durationUs: number;
+}
+
 export interface GatewayEvents {
   /** Every forwarded or refused call, once its answer ended. */
-  onCall?(event: { kind: 'oapi' | NotLoggedReason; status: number; recorded: boolean }): void;
+  onCall?(event: GatewayCallEvent): void;
   onAuthRefused?(err: unknown, requestId: string): void;
   onUpstreamError?(err: unknown, kind: ErrorKind): void;
   onThrottled?(): void;
@@ -541,7 +555,18 @@ class GatewayCall implements Dispatcher.DispatchHandler {
     if (this.#finished) return;
     this.#finished = true;
     if (this.#acquired) this.#gateway.release();
-    this.#gateway.events.onCall?.({ kind: this.#kind, status: this.#status, recorded: this.#recorded });
+    const onCall = this.#gateway.events.onCall;
+    if (onCall === undefined) return;
+    onCall({
+      kind: this.#kind,
+      callName: this.#kind === 'oapi' ? this.#callName : undefined,
+      method: this.#req.method ?? '',
+      path: pathOnly(this.#req.url ?? ''),
+      status: this.#status,
+      recorded: this.#recorded,
+      requestId: this.#requestId,
+      durationUs: Number((process.hrtime.bigint() - this.#startNs) / 1000n),
+    });
   }
 
   /** The record of this call, or null when it gets none (not oapi, not authenticated, 401 or 404). */
@@ -572,6 +597,11 @@ class GatewayCall implements Dispatcher.DispatchHandler {
       ResponseStatusCode: this.#status,
     };
   }
+}
+
+function pathOnly(url: string): string {
+  const queryAt = url.indexOf('?');
+  return queryAt === -1 ? url : url.slice(0, queryAt);
 }
 
 function uncork(res: ServerResponse): void {
