@@ -12,6 +12,7 @@ import { Metrics } from './observability/metrics.js';
 import { PageTokenCodec, toWireLog } from './query/index.js';
 import { RetentionScheduler, type LogStore } from './store/index.js';
 import { SqliteLogStore } from './store/sqlite/sqlite-log-store.js';
+import { ThreadedSqliteAppender } from './store/sqlite/threaded-appender.js';
 
 /**
  * The composition root: the only file that names implementations. `openStores` opens what a config
@@ -101,7 +102,10 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
     dir: path.join(config.dataDir, 'spool'),
     onBadLine: (line) => logger.error({ line }, 'spool line skipped'),
   });
-  const writer = new RecordWriter(stores.logs, {
+  // A gateway appends from a worker thread, so that commits and their fsyncs never stop the event loop
+  // that streams answers; OMS alone (ReadApiLogs records only) appends on its own connection.
+  const appender = config.gateway === undefined ? undefined : new ThreadedSqliteAppender({ path: config.store.path, ...serveStoreTuning(config) });
+  const writer = new RecordWriter(appender ?? stores.logs, {
     spool,
     // relaxed: records wait up to 10 ms for company (well within the 100 ms promise); strict: none.
     flushDelayMs: config.gateway?.durability === 'relaxed' ? 10 : 0,
@@ -224,6 +228,7 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
       const flushed = await writer.close(SHUTDOWN_FLUSH_MS);
       if (!flushed) saveUnwritten(config.dataDir, writer, logger);
       await spool.close();
+      await appender?.close();
       await stores.close();
     },
   };

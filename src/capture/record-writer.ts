@@ -1,5 +1,5 @@
 import type { LogRecord } from '../domain/log.js';
-import type { LogStore } from '../store/index.js';
+import type { LogAppender } from '../store/index.js';
 import type { DiskSpool } from './spool/disk-spool.js';
 
 /**
@@ -46,7 +46,7 @@ const MAX_RETRY_MS = 5_000;
 const MAX_REPLAY_RETRY_MS = 1_000;
 
 export class RecordWriter {
-  readonly #store: LogStore;
+  readonly #store: LogAppender;
   readonly #maxBatch: number;
   readonly #flushDelayMs: number;
   readonly #maxQueued: number;
@@ -69,7 +69,7 @@ export class RecordWriter {
   #wakeReplay: (() => void) | undefined;
   #closed = false;
 
-  constructor(store: LogStore, options: RecordWriterOptions = {}) {
+  constructor(store: LogAppender, options: RecordWriterOptions = {}) {
     this.#store = store;
     this.#maxBatch = options.maxBatch ?? 1_000;
     this.#flushDelayMs = options.flushDelayMs ?? 0;

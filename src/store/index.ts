@@ -1,2 +1,2 @@
-export type { LogStore, AppendResult, LogCursor, LogQuery, LogPage } from './log-store.js';
+export type { LogStore, LogAppender, AppendResult, LogCursor, LogQuery, LogPage } from './log-store.js';
 export { RetentionScheduler, type RetentionOptions } from './retention.js';

