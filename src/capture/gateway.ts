@@ -31,8 +31,9 @@ import { RequestIdScanner } from './request-id-scanner.js';
  *        record ─▶ RecordWriter (store or spool) ─┬─ strict: then the last byte leaves
  *                                                  └─ relaxed: the last byte leaves now
  *
- * Durability `strict` holds back the last byte of each answer until its record is durable, so that a
+ * Durability `strict` holds back the last chunk of each answer until its record is durable, so that a
  * caller who received a complete answer knows a record of it exists, even if OMS is killed right then.
+ * (A streamed answer thus runs one chunk behind the upstream; memory stays one chunk per call.)
  */
 export type Durability = 'strict' | 'relaxed';
 
@@ -236,7 +237,7 @@ class GatewayCall implements Dispatcher.DispatchHandler {
   #status = 0;
   #responseBytes = 0;
   #scanner: RequestIdScanner | null = null;
-  /** strict durability: the last byte received, not yet sent. */
+  /** strict durability: the latest chunk received, not yet sent. */
   #held: Buffer | null = null;
   #controller: Dispatcher.DispatchController | null = null;
   #acquired = false;
@@ -414,25 +415,17 @@ class GatewayCall implements Dispatcher.DispatchHandler {
     const res = this.#res;
     if (res.destroyed) return;
     if (chunk.length === 0) return;
-    this.#sendHead();
     this.#responseBytes += chunk.length;
     this.#scanner?.push(chunk);
     let ok: boolean;
     if (this.#gateway.options.durability === 'strict' && this.#kind === 'oapi') {
-      // Hold back the last byte: the answer is complete only once its record is durable.
+      // Hold back the latest chunk: the answer is complete only once its record is durable. Holding a
+      // whole chunk rather than its last byte lets a small answer leave in one write, head included.
       const held = this.#held;
-      const last = chunk.length - 1;
-      if (held !== null) {
-        res.cork();
-        res.write(held);
-        ok = last > 0 ? res.write(chunk.subarray(0, last)) : true;
-        process.nextTick(uncork, res);
-      } else {
-        ok = last > 0 ? res.write(chunk.subarray(0, last)) : true;
-      }
-      this.#held = Buffer.from(chunk.subarray(last));
+      this.#held = chunk;
+      ok = held === null ? true : this.#write(held);
     } else {
-      ok = res.write(chunk);
+      ok = this.#write(chunk);
     }
     if (!ok && !controller.paused) {
       controller.pause();
@@ -455,6 +448,7 @@ class GatewayCall implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     if (this.#finished) return;
     if (!this.#headSent) {
+      this.#held = null;
       // Nothing reached the caller yet: it gets an OUTSCALE-shaped error instead of the upstream's head.
       this.#head = null;
       this.#upstreamFailed(err);
@@ -479,6 +473,11 @@ class GatewayCall implements Dispatcher.DispatchHandler {
     if (held !== null) this.#res.end(held);
     else this.#res.end();
     this.#finish();
+  }
+
+  #write(chunk: Buffer): boolean {
+    this.#sendHead();
+    return this.#res.write(chunk);
   }
 
   #upstreamFailed(err: unknown): void {
@@ -513,18 +512,12 @@ class GatewayCall implements Dispatcher.DispatchHandler {
     this.#scanner = null;
     const record = this.#buildRecord();
     if (record !== null && this.#gateway.options.durability === 'strict') {
-      res.write(body.subarray(0, body.length - 1));
-      const last = body.subarray(body.length - 1);
-      this.#gateway.options.writer.write(record).then(
-        () => {
-          res.end(last);
-          this.#finish();
-        },
-        () => {
-          res.end(last);
-          this.#finish();
-        },
-      );
+      // The head and body leave together once the record is durable.
+      const send = (): void => {
+        res.end(body);
+        this.#finish();
+      };
+      this.#gateway.options.writer.write(record).then(send, send);
       return;
     }
     if (record !== null) void this.#gateway.options.writer.write(record);
@@ -602,8 +595,4 @@ class GatewayCall implements Dispatcher.DispatchHandler {
 function pathOnly(url: string): string {
   const queryAt = url.indexOf('?');
   return queryAt === -1 ? url : url.slice(0, queryAt);
-}
-
-function uncork(res: ServerResponse): void {
-  res.uncork();
 }

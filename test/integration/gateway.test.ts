@@ -285,7 +285,8 @@ describe('the gateway facing hostile upstreams', () => {
     { name: 'a 503 from the upstream, passed back as is', behaviour: { status: 503 }, seen: 503, recorded: { status: 503, bytes: 'answer', requestId: 'upstream' } },
     { name: 'a head that comes too late: 504', behaviour: { delayMs: 1_500 }, seen: 504, recorded: { status: 504, bytes: 'answer', requestId: 'generated' } },
     { name: 'a reset after the head, before any body byte: 502', behaviour: { resetAfterHeadMs: 20 }, seen: 502, recorded: { status: 502, bytes: 'answer', requestId: 'generated' } },
-    { name: 'an answer that never ends: cut after the timeout', behaviour: { neverEnd: true }, seen: 'cut', recorded: { status: 200, bytes: 'answer', requestId: 'upstream' } },
+    { name: 'an answer that never ends, before its first chunk left: 504', behaviour: { neverEnd: true }, seen: 504, recorded: { status: 504, bytes: 'answer', requestId: 'generated' } },
+    { name: 'an answer that never ends, after some chunks: the stream is cut', behaviour: { neverEnd: true, bodyBytes: 64 * 1024, chunkBytes: 8 * 1024 }, seen: 'cut', recorded: { status: 200, bytes: 'answer', requestId: 'upstream' } },
   ];
 
   for (const c of cases) {
