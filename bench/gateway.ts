@@ -3,14 +3,13 @@
  *   1. the upstream fixture directly (the ceiling),
  *   2. a bare pass-through proxy on node:http + undici (bench/lib/bare-proxy.ts: the floor of any Node gateway),
  *   3. `oms serve --upstream` with --durability strict, 4. with --durability relaxed,
- *   5. nginx proxy_pass with a JSON access log (when nginx is installed; skipped with a note otherwise),
- *   6. `oms serve --upstream --workers 2`, when --workers is given.
+ *   5. nginx proxy_pass with a JSON access log (when nginx is installed; skipped with a note otherwise).
  * Each target runs in its own process; the load generator (this process) and the upstream share the
  * same cores, as they would on a small machine. Every call is a signed OUTSCALE API call (ReadVolumes),
  * so the OMS runs check the signature and record every call. Rounds alternate the targets so that a
  * noisy neighbour colours them all alike; the figures are the median of the rounds.
  *
- *   node --import tsx bench/gateway.ts [--seconds 6] [--rounds 3] [--connections 32] [--workers]
+ *   node --import tsx bench/gateway.ts [--seconds 6] [--rounds 3] [--connections 32]
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,7 +27,6 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '6' },
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '32' },
-    workers: { type: 'boolean', default: false },
   },
   strict: false,
 });
@@ -250,9 +248,6 @@ async function main(): Promise<void> {
     strict,
     relaxed,
   ];
-  if (values.workers === true) {
-    targets.push(await startOms('OMS gateway, strict, --workers 2', upstreamUrl, ['--durability', 'strict', '--workers', '2']));
-  }
   if (nginxAvailable()) targets.push(await startNginx(upstreamPort));
   else console.log('note: nginx is not installed (apt-get install -y nginx); its row is skipped');
 
