@@ -57,7 +57,9 @@ function parseValue(setting: Setting, raw: string): string | number | string[] {
       } catch {
         throw new ConfigError(`${describe(setting)}: expected an http:// or https:// URL, got ${JSON.stringify(raw)}`);
       }
-      if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '' || (url.pathname !== '/' && url.pathname !== '') || url.search !== '') {
+      // Never echo credentials put in the URL: the message goes to a terminal or a log.
+      if (url.username !== '' || url.password !== '') throw new ConfigError(`${describe(setting)}: expected an http:// or https:// origin without path, query or credentials; this one has credentials`);
+      if ((url.protocol !== 'http:' && url.protocol !== 'https:') || (url.pathname !== '/' && url.pathname !== '') || url.search !== '') {
         throw new ConfigError(`${describe(setting)}: expected an http:// or https:// origin without path, query or credentials, got ${JSON.stringify(raw)}`);
       }
       return url.origin;
