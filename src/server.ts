@@ -4,15 +4,14 @@ import type { FastifyInstance } from 'fastify';
 import { buildHttpServer, gatewayErrorAnswer, MAX_BODY_BYTES, OMS_CALLS } from './api/index.js';
 import { compileClientIpResolver, compileSecretMasker, DiskSpool, Gateway, RecordWriter } from './capture/index.js';
 import type { Config } from './config/index.js';
-import { systemClock, type Clock } from './domain/index.js';
+import { systemClock, toWireLog, type Clock } from './domain/index.js';
 import { Authenticator, deriveKey, loadOrCreateMasterKey, LockoutTracker, SecretBox, type CredentialStore } from './identity/index.js';
 import { SqliteCredentialStore } from './identity/sqlite-credential-store.js';
 import type { Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
-import { PageTokenCodec, toWireLog } from './query/index.js';
+import { PageTokenCodec } from './query/index.js';
 import { RetentionScheduler, type LogStore } from './store/index.js';
 import { SqliteLogStore } from './store/sqlite/sqlite-log-store.js';
-import { ThreadedSqliteAppender } from './store/sqlite/threaded-appender.js';
 
 /**
  * The composition root: the only file that names implementations. `openStores` opens what a config
@@ -102,10 +101,7 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
     dir: path.join(config.dataDir, 'spool'),
     onBadLine: (line) => logger.error({ line }, 'spool line skipped'),
   });
-  // A gateway appends from a worker thread, so that commits and their fsyncs never stop the event loop
-  // that streams answers; OMS alone (ReadApiLogs records only) appends on its own connection.
-  const appender = config.gateway === undefined ? undefined : new ThreadedSqliteAppender({ path: config.store.path, ...serveStoreTuning(config) });
-  const writer = new RecordWriter(appender ?? stores.logs, {
+  const writer = new RecordWriter(stores.logs, {
     spool,
     // relaxed: records wait up to 10 ms for company (well within the 100 ms promise); strict: none.
     flushDelayMs: config.gateway?.durability === 'relaxed' ? 10 : 0,
@@ -228,7 +224,6 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
       const flushed = await writer.close(SHUTDOWN_FLUSH_MS);
       if (!flushed) saveUnwritten(config.dataDir, writer, logger);
       await spool.close();
-      await appender?.close();
       await stores.close();
     },
   };

@@ -20,7 +20,7 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { LogRecord } from '../../src/domain/log.js';
-import { toWireLog } from '../../src/query/project-fields.js';
+import { toWireLog } from '../../src/domain/log.js';
 import { OUTSCALE_CALL_NAMES } from '../../src/domain/outscale-call-names.js';
 import { US_PER_DAY, US_PER_SECOND } from '../../src/domain/time.js';
 import { Prng, WeightedPicker, zipfWeights } from './prng.js';

@@ -173,6 +173,24 @@ describe('formatIsoUs', () => {
     assert.equal(formatIsoUs(second + 999_999), '2021-08-11T09:55:02.999999Z');
   });
 
+  // formatIsoUs keeps the minute of the previous call: the answer must not depend on what came before.
+  it('gives the same text whatever was formatted before it', () => {
+    const reference = (us: number): string => {
+      const ms = Math.floor(us / US_PER_MS);
+      return new Date(ms).toISOString().slice(0, 23) + String(us - ms * US_PER_MS).padStart(3, '0') + 'Z';
+    };
+    const minuteAround = Date.UTC(2024, 1, 29, 23, 59) * US_PER_MS;
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.integer({ min: 0, max: MAX_EXACT_DATE_US }), fc.integer({ min: minuteAround - 120 * US_PER_SECOND, max: minuteAround + 120 * US_PER_SECOND })), { minLength: 1, maxLength: 20 }),
+        (dates) => {
+          for (const us of dates) assert.equal(formatIsoUs(us), reference(us));
+        },
+      ),
+      { numRuns: 1_000 },
+    );
+  });
+
   it('formats the epoch and the last representable microsecond', () => {
     assert.equal(formatIsoUs(0), '1970-01-01T00:00:00.000000Z');
     assert.equal(formatIsoUs(MAX_EXACT_DATE_US), '2255-06-05T23:47:34.740991Z');

@@ -71,13 +71,23 @@ export function parseIsoDate(text: string): ParsedDate | undefined {
   return { us, dateOnly: false };
 }
 
+const US_PER_MINUTE = 60 * US_PER_SECOND;
+// Records are formatted in date order (pages, imports, archives), so most share the minute of the one
+// before: its `YYYY-MM-DDTHH:MM:` prefix is computed once. toISOString per record cost 1.5 µs.
+let cachedMinute = Number.NaN;
+let cachedMinutePrefix = '';
+
 /** `2021-08-11T09:55:02.842375Z` from microseconds since the epoch. */
 export function formatIsoUs(us: number): string {
-  const ms = Math.floor(us / US_PER_MS);
-  const micro = us - ms * US_PER_MS;
-  // toISOString gives `YYYY-MM-DDTHH:MM:SS.mmmZ`; append the three sub-millisecond digits.
-  const iso = new Date(ms).toISOString();
-  return iso.slice(0, 23) + String(micro).padStart(3, '0') + 'Z';
+  const minute = Math.floor(us / US_PER_MINUTE);
+  if (minute !== cachedMinute) {
+    cachedMinutePrefix = new Date(minute * 60_000).toISOString().slice(0, 17);
+    cachedMinute = minute;
+  }
+  const inMinute = us - minute * US_PER_MINUTE;
+  const second = Math.floor(inMinute / US_PER_SECOND);
+  const micro = inMinute - second * US_PER_SECOND;
+  return `${cachedMinutePrefix}${second < 10 ? '0' : ''}${second}.${String(micro).padStart(6, '0')}Z`;
 }
 
 /** Clock abstraction so that tests control time instead of sleeping. */

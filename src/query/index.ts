@@ -1,5 +1,5 @@
 export { parseReadApiLogsRequest, type ParsedReadApiLogs, type ReadApiLogsRequest, type ApiLogFilters } from './parse-request.js';
 export { resolveDateWindow, type DateWindow } from './date-window.js';
 export { PageTokenCodec, digestFilters, PAGE_TOKEN_TTL_MS } from './page-token.js';
-export { readApiLogs, type ReadApiLogsDeps, type ReadApiLogsResult } from './read-api-logs.js';
-export { toWireLog, projectLog } from './project-fields.js';
+export { encodeReadApiLogsAnswer, readApiLogs, type ReadApiLogsDeps, type ReadApiLogsResult } from './read-api-logs.js';
+export { projectLog } from './project-fields.js';

@@ -1,27 +1,4 @@
-import { LOG_FIELDS, type Log, type LogField, type LogRecord } from '../domain/log.js';
-import { formatIsoUs } from '../domain/time.js';
-
-/** The wire Log of a stored record, all 16 fields, in the order of the Log schema. */
-export function toWireLog(r: LogRecord): Log {
-  return {
-    AccountId: r.AccountId,
-    CallDuration: r.CallDuration,
-    QueryAccessKey: r.QueryAccessKey,
-    QueryApiName: r.QueryApiName,
-    QueryApiVersion: r.QueryApiVersion,
-    QueryCallName: r.QueryCallName,
-    QueryDate: formatIsoUs(r.QueryDateUs),
-    QueryHeaderRaw: r.QueryHeaderRaw,
-    QueryHeaderSize: r.QueryHeaderSize,
-    QueryIpAddress: r.QueryIpAddress,
-    QueryPayloadRaw: r.QueryPayloadRaw,
-    QueryPayloadSize: r.QueryPayloadSize,
-    QueryUserAgent: r.QueryUserAgent,
-    RequestId: r.RequestId,
-    ResponseSize: r.ResponseSize,
-    ResponseStatusCode: r.ResponseStatusCode,
-  };
-}
+import { LOG_FIELDS, toWireLog, type Log, type LogField, type LogRecord } from '../domain/log.js';
 
 /**
  * `With` (SPEC section 4, step 4): a field set to false is left out of every log. The common case,

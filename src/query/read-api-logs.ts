@@ -1,6 +1,6 @@
-import type { Log } from '../domain/log.js';
+import { asciiJson, LOG_FIELDS } from '../domain/log.js';
 import { US_PER_DAY, US_PER_MS, type Clock } from '../domain/time.js';
-import type { LogQuery, LogStore } from '../store/index.js';
+import type { LogCursor, LogQuery, LogStore } from '../store/index.js';
 import { resolveDateWindow } from './date-window.js';
 import { digestFilters, type PageState, type PageTokenCodec } from './page-token.js';
 import type { ParsedReadApiLogs } from './parse-request.js';
@@ -14,8 +14,9 @@ export interface ReadApiLogsDeps {
 }
 
 export interface ReadApiLogsResult {
-  Logs: Partial<Log>[];
-  NextPageToken?: string;
+  /** The JSON text of each log of the page, with the fields `With` asks for. */
+  logs: string[];
+  nextPageToken?: string;
 }
 
 function nonEmpty<T>(values: readonly T[] | undefined): readonly T[] | undefined {
@@ -59,16 +60,42 @@ export async function readApiLogs(accountId: string, request: ParsedReadApiLogs,
   };
   if (state.afterSeq >= 0) query.after = { dateUs: state.afterDateUs, seq: state.afterSeq };
 
-  const page = query.toUs <= query.fromUs ? { records: [], hasMore: false } : await deps.store.readPage(query);
-  const result: ReadApiLogsResult = { Logs: page.records.map((r) => projectLog(r, request.fields)) };
-  const last = page.records[page.records.length - 1];
-  if (page.hasMore && last !== undefined) {
-    result.NextPageToken = deps.pageTokens.encode(
+  const page = query.toUs <= query.fromUs ? { logs: [], last: undefined, hasMore: false } : await readLogs(deps.store, query, request);
+  const result: ReadApiLogsResult = { logs: page.logs };
+  if (page.hasMore && page.last !== undefined) {
+    result.nextPageToken = deps.pageTokens.encode(
       accountId,
       digest,
-      { fromUs: state.fromUs, toUs: state.toUs, maxSeq: state.maxSeq, afterDateUs: last.QueryDateUs, afterSeq: last.ArrivalSeq },
+      { fromUs: state.fromUs, toUs: state.toUs, maxSeq: state.maxSeq, afterDateUs: page.last.dateUs, afterSeq: page.last.seq },
       nowMs,
     );
   }
   return result;
+}
+
+/** Every field (the default): the store's wire form as it is. A `With` that leaves fields out: projected records. */
+async function readLogs(
+  store: LogStore,
+  query: LogQuery,
+  request: ParsedReadApiLogs,
+): Promise<{ logs: string[]; last: LogCursor | undefined; hasMore: boolean }> {
+  if (request.fields.length === LOG_FIELDS.length) return store.readWirePage(query);
+  const page = await store.readPage(query);
+  const last = page.records[page.records.length - 1];
+  return {
+    logs: page.records.map((r) => asciiJson(JSON.stringify(projectLog(r, request.fields)))),
+    last: last === undefined ? undefined : { dateUs: last.QueryDateUs, seq: last.ArrivalSeq },
+    hasMore: page.hasMore,
+  };
+}
+
+/**
+ * The answer's bytes, assembled from the logs' JSON texts, which are ASCII (wireLogJson, asciiJson):
+ * one byte per character, so latin1 encodes them exactly, at twice the speed of UTF-8. Encoded once:
+ * the byte count of the call's record and the socket write share this buffer (1000 logs: about 1 MB).
+ */
+export function encodeReadApiLogsAnswer(requestId: string, result: ReadApiLogsResult): Buffer {
+  const token = result.nextPageToken === undefined ? '' : `,"NextPageToken":${JSON.stringify(result.nextPageToken)}`;
+  const head = asciiJson(`{"ResponseContext":{"RequestId":${JSON.stringify(requestId)}},"Logs":[`);
+  return Buffer.from(`${head}${result.logs.join(',')}]${token}}`, 'latin1');
 }

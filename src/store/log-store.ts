@@ -1,4 +1,4 @@
-import type { LogRecord, StoredLogRecord } from '../domain/log.js';
+import { wireLogJson, type LogRecord, type StoredLogRecord } from '../domain/log.js';
 
 /**
  * The replaceable store of log records. SQLite (embedded) implements it now; ClickHouse will.
@@ -19,6 +19,14 @@ export interface LogStore {
 
   /** One page of records matching `query`, oldest first. */
   readPage(query: LogQuery): Promise<LogPage>;
+
+  /**
+   * The same page as `readPage`, each log already in wire form: the JSON text ReadApiLogs sends for it.
+   * This is the read path of every default ReadApiLogs call; a store that keeps the wire form answers
+   * without building an object per record. `wirePageOf(await this.readPage(query))` is a correct
+   * implementation for a store that does not.
+   */
+  readWirePage(query: LogQuery): Promise<WireLogPage>;
 
   /** The highest ArrivalSeq stored so far (0 when empty): the snapshot bound of a paging session. */
   highWaterMark(): Promise<number>;
@@ -78,4 +86,20 @@ export interface LogPage {
   records: StoredLogRecord[];
   /** true when at least one more record matches after the last one returned. */
   hasMore: boolean;
+}
+
+export interface WireLogPage {
+  /** `wireLogJson(record)` of each record of the page, in page order: ASCII JSON, 16 fields in Log order. */
+  logs: string[];
+  /** The position of the last log of the page, for the next page's cursor; undefined when empty. */
+  last: LogCursor | undefined;
+  hasMore: boolean;
+}
+
+/** The wire form of a page read as records. */
+export function wirePageOf(page: LogPage): WireLogPage {
+  const logs = new Array<string>(page.records.length);
+  for (let i = 0; i < logs.length; i++) logs[i] = wireLogJson(page.records[i] as StoredLogRecord);
+  const last = page.records[page.records.length - 1];
+  return { logs, last: last === undefined ? undefined : { dateUs: last.QueryDateUs, seq: last.ArrivalSeq }, hasMore: page.hasMore };
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { formatIsoUs, parseIsoDate, type LogRecord } from '../../src/domain/index.js';
-import { toWireLog } from '../../src/query/index.js';
+import { toWireLog } from '../../src/domain/index.js';
 import { callSigned, makeRecord, ManualClock, startTestServer, type TestKey, type TestServer } from '../fixtures/test-server.js';
 
 const HOUR_US = 3_600_000_000;

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { LogRecord, StoredLogRecord } from '../../src/domain/log.js';
+import { toWireLog, type LogRecord, type StoredLogRecord } from '../../src/domain/log.js';
 import type { LogCursor, LogPage, LogQuery, LogStore } from '../../src/store/log-store.js';
 
 export interface OpenedStore {
@@ -114,12 +114,33 @@ async function appendChecked(store: LogStore, oracle: Oracle, records: readonly 
   assert.equal(result.inserted, records.length - expected.length);
 }
 
+/**
+ * readWirePage reads the same page as readPage, each log the wire form of its record: the same JSON
+ * value as JSON.stringify(toWireLog(record)), with its 16 fields in Log order, in printable ASCII.
+ */
+async function assertWirePageMatches(store: LogStore, query: LogQuery, page: LogPage): Promise<void> {
+  const wire = await store.readWirePage(query);
+  assert.equal(wire.hasMore, page.hasMore);
+  assert.deepEqual(
+    wire.logs.map((text) => JSON.parse(text) as unknown),
+    page.records.map((record) => toWireLog(record)),
+  );
+  for (const text of wire.logs) {
+    assert.deepEqual(Object.keys(JSON.parse(text) as object), Object.keys(toWireLog(page.records[0] as StoredLogRecord)));
+    // ASCII only: ReadApiLogs encodes the joined logs as latin1 (encodeReadApiLogsAnswer).
+    assert.ok(/^[\x20-\x7e]*$/.test(text), `a wire log is not printable ASCII: ${text.slice(0, 80)}`);
+  }
+  const last = page.records[page.records.length - 1];
+  assert.deepEqual(wire.last, last === undefined ? undefined : { dateUs: last.QueryDateUs, seq: last.ArrivalSeq });
+}
+
 /** Reads every page of `query` with page size `limit`, checking the cursor contract on the way. */
 async function readAll(store: LogStore, query: Omit<LogQuery, 'limit' | 'after'>, limit: number): Promise<StoredLogRecord[]> {
   const all: StoredLogRecord[] = [];
   let after: LogCursor | undefined;
   for (let pages = 0; pages < 10_000; pages++) {
     const page: LogPage = await store.readPage({ ...query, limit, after });
+    await assertWirePageMatches(store, { ...query, limit, after }, page);
     assert.ok(page.records.length <= limit);
     all.push(...page.records);
     if (!page.hasMore) return all;
@@ -670,6 +691,7 @@ export function describeLogStore(name: string, openStore: () => Promise<OpenedSt
         for (const record of records) {
           const page = await store.readPage({ accountId: record.AccountId, ...ALL_TIME, limit: 10 });
           assert.deepEqual(page.records.map(withoutSeq), [record]);
+          await assertWirePageMatches(store, { accountId: record.AccountId, ...ALL_TIME, limit: 10 }, page);
         }
       });
     });

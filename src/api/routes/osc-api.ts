@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isOutscaleCallName, OmsError } from '../../domain/index.js';
 import type { Clock } from '../../domain/index.js';
 import type { Authenticator } from '../../identity/index.js';
-import { parseReadApiLogsRequest, readApiLogs, type ReadApiLogsDeps } from '../../query/index.js';
+import { encodeReadApiLogsAnswer, parseReadApiLogsRequest, readApiLogs, type ReadApiLogsDeps } from '../../query/index.js';
 import type { RecordWriter } from '../../capture/index.js';
 
 export interface OscApiDeps {
@@ -90,10 +90,7 @@ export function registerOscApiRoutes(app: FastifyInstance, deps: OscApiDeps): vo
     const responseContext = { RequestId: request.id };
     reply.header('content-type', 'application/json');
     if (parsed.dryRun) return Buffer.from(JSON.stringify({ ResponseContext: responseContext }));
-    const result = await readApiLogs(caller.accountId, parsed, deps.readApiLogs);
-    // Encoded once here: the byte count of the record and the socket write then share one buffer
-    // (a 1000-log page is about 1 MB; each extra pass over the string costs milliseconds).
-    return Buffer.from(JSON.stringify({ ResponseContext: responseContext, ...result }));
+    return encodeReadApiLogsAnswer(request.id, await readApiLogs(caller.accountId, parsed, deps.readApiLogs));
   };
 
   for (const path of ['/api/:version/:call', '/api/:version', '/']) {

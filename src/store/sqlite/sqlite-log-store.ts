@@ -1,8 +1,8 @@
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
-import type { LogRecord, StoredLogRecord } from '../../domain/log.js';
+import type { Log, LogRecord, StoredLogRecord } from '../../domain/log.js';
 import { OmsError } from '../../domain/oms-error.js';
-import type { AppendResult, LogPage, LogQuery, LogStore } from '../log-store.js';
+import type { AppendResult, LogPage, LogQuery, LogStore, WireLogPage } from '../log-store.js';
 import { WalCheckpointer } from './checkpointer.js';
 import { toStoreError } from './driver-errors.js';
 import {
@@ -19,15 +19,9 @@ import {
   type ReadKind,
   type ReadPlan,
 } from './read-query.js';
-import {
-  BUCKET_SQL,
-  BUCKET_US,
-  identityHash,
-  migrateSchema,
-  PAGE_SIZE_BYTES,
-  recentIdsMergeThreshold,
-  SCHEMA_VERSION,
-} from './schema.js';
+import { PURGE_CHUNK_ROWS } from './appender.js';
+import { BUCKET_US, identityHash, migrateSchema, PAGE_SIZE_BYTES, SCHEMA_VERSION } from './schema.js';
+import { WriteThread } from './write-thread.js';
 
 export interface SqliteLogStoreOptions {
   /** The database file; created, with its schema, when missing. Its directory must exist. */
@@ -59,30 +53,10 @@ export interface SqliteLogStoreOptions {
   recentIdentities?: number;
 }
 
-/** Rows deleted per purge transaction, so that appends can interleave with a long purge. */
-const PURGE_CHUNK_ROWS = 5_000;
 /** Beyond this many hours in a window, bucketed reads list only the hours that hold records. */
 const MAX_LISTED_HOURS = 1_000;
 /** Matches counted per candidate index when several indexed filters compete for a query. */
 const ESTIMATE_CAP_ROWS = 2_000;
-
-interface AppendStatements {
-  readMeta: Statement<[string], number>;
-  writeMeta: Statement<[number, string]>;
-  knownHashes: Statement<[string], number>;
-  seqsForHash: Statement<[number, number], number>;
-  sameIdentity: Statement<[number, string, string], number>;
-  insertIds: Statement<[string]>;
-  insertRow: Statement<unknown[]>;
-  mergeIds: Statement<[]>;
-  clearRecentIds: Statement<[]>;
-}
-
-interface PurgeStatements {
-  deleteRows: Statement<[number, number, number], { ArrivalSeq: number; AccountId: string; RequestId: string }>;
-  deleteId: Statement<[number, number]>;
-  deleteRecentId: Statement<[number, number]>;
-}
 
 /** A read window with its lower bound as a row-value cursor. */
 interface EffectiveWindow {
@@ -103,23 +77,21 @@ interface EffectiveWindow {
 export class SqliteLogStore implements LogStore {
   readonly #db: Database.Database;
   readonly #readOnly: boolean;
-  readonly #recentIdentities: number | undefined;
   readonly #checkpointer: WalCheckpointer | undefined;
-  readonly #append: AppendStatements | undefined;
-  readonly #purge: PurgeStatements | undefined;
+  /** Every write goes through the write thread; undefined for a read-only store. */
+  readonly #writer: WriteThread | undefined;
   readonly #highWaterMark: Statement<[], number>;
   readonly #hoursWithRecords: Statement<[number, number], string>;
-  readonly #rowsBySeq: Statement<[string], unknown[]>;
+  readonly #rowsBySeq: Statement<[string], PageRow>;
   readonly #reads: StatementCache<Statement<unknown[]>>;
-  readonly #appendTransaction: (records: readonly LogRecord[]) => AppendResult;
   readonly #readTransaction: <T>(read: () => T) => T;
   #closed = false;
   #purgeInProgress: Promise<number> | undefined;
 
   constructor(options: SqliteLogStoreOptions) {
     this.#readOnly = options.readOnly ?? false;
-    this.#recentIdentities =
-      options.recentIdentities === undefined ? undefined : Math.max(1, Math.trunc(options.recentIdentities));
+    const busyTimeoutMs = Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5_000));
+    const cacheSizeMb = Math.max(1, Math.trunc(options.cacheSizeMb ?? 256));
     const synchronous = options.synchronous === 'full' ? 'FULL' : 'NORMAL';
     let db: Database.Database | undefined;
     try {
@@ -131,8 +103,8 @@ export class SqliteLogStore implements LogStore {
       throw new OmsError('StoreUnavailable', 'the log store file cannot be opened', { cause: err });
     }
     try {
-      db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5_000))}`);
-      db.pragma(`cache_size = ${-1024 * Math.max(1, Math.trunc(options.cacheSizeMb ?? 256))}`);
+      db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      db.pragma(`cache_size = ${-1024 * cacheSizeMb}`);
       if (this.#readOnly) {
         const version = db.pragma('user_version', { simple: true }) as number;
         if (version !== SCHEMA_VERSION) {
@@ -154,89 +126,63 @@ export class SqliteLogStore implements LogStore {
       .prepare(`SELECT Value - 1 FROM store_meta WHERE Name = 'NextArrivalSeq'`)
       .pluck() as Statement<[], number>;
     this.#hoursWithRecords = db.prepare(HOURS_WITH_RECORDS_SQL).pluck() as Statement<[number, number], string>;
-    this.#rowsBySeq = db.prepare(ROWS_BY_SEQ_SQL).raw(true) as Statement<[string], unknown[]>;
+    this.#rowsBySeq = db.prepare(ROWS_BY_SEQ_SQL).raw(true) as Statement<[string], PageRow>;
     this.#reads = new StatementCache(options.statementCacheSize ?? 128);
     // Reads of more than one statement (keys then rows, estimates then keys) see one snapshot.
     const inReadTransaction = db.transaction((read: () => unknown) => read());
     this.#readTransaction = <T>(read: () => T): T => inReadTransaction(read) as T;
 
     if (this.#readOnly) {
-      this.#appendTransaction = () => {
-        throw new OmsError('StoreUnavailable', 'the log store is read-only');
-      };
+      this.#writer = undefined;
+      this.#checkpointer = undefined;
       return;
     }
-    this.#append = {
-      readMeta: db.prepare('SELECT Value FROM store_meta WHERE Name = ?').pluck() as Statement<[string], number>,
-      writeMeta: db.prepare('UPDATE store_meta SET Value = ? WHERE Name = ?'),
-      // The hashes of a batch that some stored record already has: usually none.
-      knownHashes: db
-        .prepare(
-          'SELECT j.value FROM json_each(?) AS j WHERE EXISTS (SELECT 1 FROM log_ids WHERE IdHash = j.value) ' +
-            'OR EXISTS (SELECT 1 FROM log_ids_recent WHERE IdHash = j.value)',
-        )
-        .pluck() as Statement<[string], number>,
-      seqsForHash: db
-        .prepare(
-          'SELECT ArrivalSeq FROM log_ids WHERE IdHash = ? UNION ALL SELECT ArrivalSeq FROM log_ids_recent WHERE IdHash = ?',
-        )
-        .pluck() as Statement<[number, number], number>,
-      sameIdentity: db
-        .prepare('SELECT 1 FROM logs WHERE ArrivalSeq = ? AND AccountId = ? AND RequestId = ?')
-        .pluck() as Statement<[number, string, string], number>,
-      // Identities of a batch in hash order: neighbouring inserts share pages.
-      insertIds: db.prepare(
-        'INSERT INTO log_ids_recent (IdHash, ArrivalSeq) SELECT value ->> 0, value ->> 1 FROM json_each(?) ORDER BY 1, 2',
-      ),
-      insertRow: db.prepare(
-        'INSERT INTO logs (ArrivalSeq, AccountId, QueryDateUs, QueryCallName, QueryAccessKey, QueryIpAddress, ' +
-          'ResponseStatusCode, QueryUserAgent, QueryApiName, QueryApiVersion, RequestId, CallDuration, ' +
-          'QueryHeaderSize, QueryPayloadSize, ResponseSize, QueryPayloadRaw, QueryHeaderRaw) ' +
-          'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      ),
-      // log_ids_recent is read in primary key order, so log_ids receives one sorted run.
-      mergeIds: db.prepare('INSERT INTO log_ids (IdHash, ArrivalSeq) SELECT IdHash, ArrivalSeq FROM log_ids_recent'),
-      clearRecentIds: db.prepare('DELETE FROM log_ids_recent'),
-    };
-    this.#purge = {
-      // The oldest hours first, through the time index; the hour bound makes it a range scan.
-      deleteRows: db.prepare(
-        'DELETE FROM logs WHERE ArrivalSeq IN (SELECT ArrivalSeq FROM logs INDEXED BY logs_by_time ' +
-          `WHERE ${BUCKET_SQL} <= ? AND QueryDateUs < ? LIMIT ?) RETURNING ArrivalSeq, AccountId, RequestId`,
-      ),
-      deleteId: db.prepare('DELETE FROM log_ids WHERE IdHash = ? AND ArrivalSeq = ?'),
-      deleteRecentId: db.prepare('DELETE FROM log_ids_recent WHERE IdHash = ? AND ArrivalSeq = ?'),
-    };
-    const appendBatch = db.transaction((records: readonly LogRecord[]) => this.#appendBatch(records));
-    this.#appendTransaction = (records) => appendBatch.immediate(records);
-
+    const walLimitBytes = Math.max(1, options.walLimitMb ?? 64) * 1024 * 1024;
+    this.#writer = new WriteThread({
+      path: options.path,
+      synchronous,
+      busyTimeoutMs,
+      cacheSizeMb,
+      walLimitBytes,
+      recentIdentities: options.recentIdentities,
+      backgroundCheckpoint: options.backgroundCheckpoint ?? true,
+    });
     if (options.backgroundCheckpoint ?? true) {
-      const walLimitBytes = Math.max(1, options.walLimitMb ?? 64) * 1024 * 1024;
-      db.pragma('wal_autocheckpoint = 0');
-      db.pragma(`journal_size_limit = ${walLimitBytes}`);
       this.#checkpointer = new WalCheckpointer({
         path: options.path,
         synchronous,
         walLimitBytes,
         pageSizeBytes: db.pragma('page_size', { simple: true }) as number,
       });
+    } else {
+      this.#checkpointer = undefined;
     }
   }
 
   async append(records: readonly LogRecord[]): Promise<AppendResult> {
     this.#assertOpen();
     if (records.length === 0) return { inserted: 0, duplicateIndexes: [] };
-    let result: AppendResult;
-    try {
-      result = this.#appendTransaction(records);
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    const result = await this.#writable().append(records);
     this.#afterCommit();
     return result;
   }
 
   async readPage(query: LogQuery): Promise<LogPage> {
+    const { rows, hasMore } = await this.#readRows(query);
+    const records = new Array<StoredLogRecord>(rows.length);
+    for (let i = 0; i < rows.length; i++) records[i] = toStoredRecord(rows[i] as PageRow);
+    return { records, hasMore };
+  }
+
+  async readWirePage(query: LogQuery): Promise<WireLogPage> {
+    const { rows, hasMore } = await this.#readRows(query);
+    const logs = new Array<string>(rows.length);
+    for (let i = 0; i < rows.length; i++) logs[i] = (rows[i] as PageRow)[2];
+    const last = rows[rows.length - 1];
+    return { logs, last: last === undefined ? undefined : { seq: last[0], dateUs: last[1] }, hasMore };
+  }
+
+  async #readRows(query: LogQuery): Promise<{ rows: PageRow[]; hasMore: boolean }> {
     this.#assertOpen();
     if (!Number.isInteger(query.limit) || query.limit < 1) throw new RangeError('limit must be a positive integer');
     try {
@@ -266,7 +212,7 @@ export class SqliteLogStore implements LogStore {
 
   async purgeBefore(cutoffUs: number): Promise<number> {
     this.#assertOpen();
-    if (this.#readOnly) throw new OmsError('StoreUnavailable', 'the log store is read-only');
+    this.#writable();
     // One purge at a time: a second caller waits for the first and then runs its own pass.
     while (this.#purgeInProgress !== undefined) await this.#purgeInProgress.catch(() => undefined);
     this.#assertOpen();
@@ -286,13 +232,7 @@ export class SqliteLogStore implements LogStore {
    */
   async optimize(): Promise<void> {
     this.#assertOpen();
-    if (this.#readOnly) return;
-    try {
-      // Since SQLite 3.46 this analyses, with a row limit, only the tables that changed enough to matter.
-      this.#db.pragma('optimize');
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    await this.#writer?.optimize();
   }
 
   async close(): Promise<void> {
@@ -300,6 +240,7 @@ export class SqliteLogStore implements LogStore {
     this.#closed = true;
     // A purge stops at its next chunk boundary once #closed is set.
     await this.#purgeInProgress?.catch(() => undefined);
+    await this.#writer?.close();
     await this.#checkpointer?.close();
     this.#reads.clear();
     // Closing the last connection checkpoints the WAL and removes it.
@@ -310,140 +251,40 @@ export class SqliteLogStore implements LogStore {
     if (this.#closed) throw new OmsError('StoreUnavailable', 'the log store is closed');
   }
 
+  #writable(): WriteThread {
+    if (this.#writer === undefined) throw new OmsError('StoreUnavailable', 'the log store is read-only');
+    return this.#writer;
+  }
+
   #afterCommit(): void {
     const checkpointer = this.#checkpointer;
     if (checkpointer === undefined) return;
     checkpointer.notifyCommit();
-    if (!checkpointer.shouldCatchUp()) return;
-    try {
-      this.#db.pragma('wal_checkpoint(PASSIVE)');
-    } catch {
-      // The commit is done; the worker or the next append will checkpoint.
-    }
+    // The commit is done whatever this says; the checkpointer or a later append will checkpoint.
+    if (checkpointer.shouldCatchUp()) this.#writer?.checkpoint().catch(() => undefined);
   }
 
-  /** Runs inside BEGIN IMMEDIATE: the counters read here cannot change until COMMIT. */
-  #appendBatch(records: readonly LogRecord[]): AppendResult {
-    const st = this.#append as AppendStatements;
-    const n = records.length;
-    let nextSeq = st.readMeta.get('NextArrivalSeq') as number;
-    const mergedSeq = st.readMeta.get('MergedArrivalSeq') as number;
-
-    const hashes = new Array<number>(n);
-    for (let i = 0; i < n; i++) {
-      const record = records[i] as LogRecord;
-      hashes[i] = identityHash(record.AccountId, record.RequestId);
-    }
-    const known = new Set(st.knownHashes.all(JSON.stringify(hashes)));
-    const seqs = new Array<number>(n).fill(0);
-    const firstWithHash = new Map<number, number>();
-    const duplicateIndexes: number[] = [];
-    const idPairs: [number, number][] = [];
-    for (let i = 0; i < n; i++) {
-      const record = records[i] as LogRecord;
-      const hash = hashes[i] as number;
-      const duplicate =
-        (known.has(hash) && this.#isStored(st, hash, record)) ||
-        this.#isEarlierInBatch(records, hashes, seqs, firstWithHash, i);
-      if (duplicate) {
-        duplicateIndexes.push(i);
-        continue;
-      }
-      if (!firstWithHash.has(hash)) firstWithHash.set(hash, i);
-      seqs[i] = nextSeq;
-      idPairs.push([hash, nextSeq]);
-      nextSeq++;
-    }
-    if (idPairs.length > 0) st.insertIds.run(JSON.stringify(idPairs));
-    // Rows in arrival order: ArrivalSeq grows with the rowid, appended at the right edge of `logs`.
-    for (let i = 0; i < n; i++) {
-      const seq = seqs[i] as number;
-      if (seq === 0) continue;
-      const r = records[i] as LogRecord;
-      st.insertRow.run(
-        seq,
-        r.AccountId,
-        r.QueryDateUs,
-        r.QueryCallName,
-        r.QueryAccessKey,
-        r.QueryIpAddress,
-        r.ResponseStatusCode,
-        r.QueryUserAgent,
-        r.QueryApiName,
-        r.QueryApiVersion,
-        r.RequestId,
-        r.CallDuration,
-        r.QueryHeaderSize,
-        r.QueryPayloadSize,
-        r.ResponseSize,
-        r.QueryPayloadRaw,
-        r.QueryHeaderRaw,
-      );
-    }
-    st.writeMeta.run(nextSeq, 'NextArrivalSeq');
-    if (nextSeq - 1 - mergedSeq >= (this.#recentIdentities ?? recentIdsMergeThreshold(mergedSeq))) {
-      st.mergeIds.run();
-      st.clearRecentIds.run();
-      st.writeMeta.run(nextSeq - 1, 'MergedArrivalSeq');
-    }
-    return { inserted: idPairs.length, duplicateIndexes };
-  }
-
-  /**
-   * Exact check behind a hash match: a stored row with the same AccountId and RequestId. An identity
-   * entry whose row was purged by another process matches no row, so it is harmless.
-   */
-  #isStored(st: AppendStatements, hash: number, record: LogRecord): boolean {
-    for (const seq of st.seqsForHash.all(hash, hash)) {
-      if (st.sameIdentity.get(seq, record.AccountId, record.RequestId) !== undefined) return true;
-    }
-    return false;
-  }
-
-  #isEarlierInBatch(
-    records: readonly LogRecord[],
-    hashes: readonly number[],
-    seqs: readonly number[],
-    firstWithHash: ReadonlyMap<number, number>,
-    i: number,
-  ): boolean {
-    const hash = hashes[i] as number;
-    const first = firstWithHash.get(hash);
-    if (first === undefined) return false;
-    const record = records[i] as LogRecord;
-    for (let j = first; j < i; j++) {
-      if (seqs[j] === 0 || hashes[j] !== hash) continue;
-      const earlier = records[j] as LogRecord;
-      if (earlier.AccountId === record.AccountId && earlier.RequestId === record.RequestId) return true;
-    }
-    return false;
-  }
-
-  #readPage(query: LogQuery): LogPage {
+  #readPage(query: LogQuery): { rows: PageRow[]; hasMore: boolean } {
     const window = this.#effectiveWindow(query);
-    if (window === undefined) return { records: [], hasMore: false };
+    if (window === undefined) return { rows: [], hasMore: false };
     const plan = this.#choosePlan(query, window);
     if (!isBucketed(plan)) {
       const rows = this.#statement('page', plan, query)
         .raw(true)
-        .all(...this.#bindings(plan, query, window, undefined), query.limit + 1) as unknown[][];
+        .all(...this.#bindings(plan, query, window, undefined), query.limit + 1) as PageRow[];
       const hasMore = rows.length > query.limit;
-      const records = new Array<StoredLogRecord>(hasMore ? query.limit : rows.length);
-      for (let i = 0; i < records.length; i++) records[i] = toStoredRecord(rows[i] as unknown[]);
-      return { records, hasMore };
+      if (hasMore) rows.length = query.limit;
+      return { rows, hasMore };
     }
     // Bucketed: the first limit + 1 keys over all values of the plan's filter, then those rows.
     const keys = this.#mergedKeys(plan, query, window, query.limit + 1);
     const hasMore = keys.length > query.limit;
     if (hasMore) keys.length = query.limit;
-    if (keys.length === 0) return { records: [], hasMore };
-    const bySeq = new Map<number, StoredLogRecord>();
-    for (const row of this.#rowsBySeq.all(JSON.stringify(keys.map((k) => k[1])))) {
-      const record = toStoredRecord(row);
-      bySeq.set(record.ArrivalSeq, record);
-    }
-    const records = keys.map(([, seq]) => bySeq.get(seq) as StoredLogRecord);
-    return { records, hasMore };
+    if (keys.length === 0) return { rows: [], hasMore };
+    const bySeq = new Map<number, PageRow>();
+    for (const row of this.#rowsBySeq.all(JSON.stringify(keys.map((k) => k[1])))) bySeq.set(row[0], row);
+    const rows = keys.map(([, seq]) => bySeq.get(seq) as PageRow);
+    return { rows, hasMore };
   }
 
   #count(query: Omit<LogQuery, 'after' | 'limit'>): number {
@@ -563,29 +404,14 @@ export class SqliteLogStore implements LogStore {
   }
 
   async #purgeAll(cutoffUs: number): Promise<number> {
-    const st = this.#purge as PurgeStatements;
-    const lastHour = Math.floor((cutoffUs - 1) / BUCKET_US);
-    const purgeChunk = this.#db.transaction(() => {
-      const deleted = st.deleteRows.all(lastHour, cutoffUs, PURGE_CHUNK_ROWS);
-      for (const row of deleted) {
-        const hash = identityHash(row.AccountId, row.RequestId);
-        st.deleteId.run(hash, row.ArrivalSeq);
-        st.deleteRecentId.run(hash, row.ArrivalSeq);
-      }
-      return deleted.length;
-    });
+    const writer = this.#writable();
     let total = 0;
-    try {
-      while (!this.#closed) {
-        const deleted = purgeChunk.immediate();
-        total += deleted;
-        if (deleted > 0) this.#afterCommit();
-        if (deleted < PURGE_CHUNK_ROWS) break;
-        // Let appends and reads of this process run between chunks.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-    } catch (err) {
-      throw toStoreError(err);
+    // A chunk per message: appends sent meanwhile are committed between two chunks.
+    while (!this.#closed) {
+      const deleted = await writer.purgeChunk(cutoffUs);
+      total += deleted;
+      if (deleted > 0) this.#afterCommit();
+      if (deleted < PURGE_CHUNK_ROWS) break;
     }
     return total;
   }
@@ -596,25 +422,28 @@ function distinctValues(query: Omit<LogQuery, 'after' | 'limit'>, plan: ReadPlan
   return filter === undefined ? [] : [...new Set(listOf(query, filter.key))];
 }
 
-/** Positions follow ROW_COLUMNS in read-query.ts. */
-function toStoredRecord(row: unknown[]): StoredLogRecord {
+/** A page row, in the order of ROW_COLUMNS (read-query.ts): ArrivalSeq, QueryDateUs, LogJson. */
+type PageRow = [number, number, string];
+
+function toStoredRecord(row: PageRow): StoredLogRecord {
+  const log = JSON.parse(row[2]) as Log;
   return {
-    AccountId: row[1] as string,
-    CallDuration: row[2] as number,
-    QueryAccessKey: row[3] as string,
-    QueryApiName: row[4] as string,
-    QueryApiVersion: row[5] as string,
-    QueryCallName: row[6] as string,
-    QueryDateUs: row[7] as number,
-    QueryHeaderRaw: row[8] as string,
-    QueryHeaderSize: row[9] as number,
-    QueryIpAddress: row[10] as string,
-    QueryPayloadRaw: row[11] as string,
-    QueryPayloadSize: row[12] as number,
-    QueryUserAgent: row[13] as string,
-    RequestId: row[14] as string,
-    ResponseSize: row[15] as number,
-    ResponseStatusCode: row[16] as number,
-    ArrivalSeq: row[0] as number,
+    AccountId: log.AccountId,
+    CallDuration: log.CallDuration,
+    QueryAccessKey: log.QueryAccessKey,
+    QueryApiName: log.QueryApiName,
+    QueryApiVersion: log.QueryApiVersion,
+    QueryCallName: log.QueryCallName,
+    QueryDateUs: row[1],
+    QueryHeaderRaw: log.QueryHeaderRaw,
+    QueryHeaderSize: log.QueryHeaderSize,
+    QueryIpAddress: log.QueryIpAddress,
+    QueryPayloadRaw: log.QueryPayloadRaw,
+    QueryPayloadSize: log.QueryPayloadSize,
+    QueryUserAgent: log.QueryUserAgent,
+    RequestId: log.RequestId,
+    ResponseSize: log.ResponseSize,
+    ResponseStatusCode: log.ResponseStatusCode,
+    ArrivalSeq: row[0],
   };
 }

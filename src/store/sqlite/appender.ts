@@ -1,0 +1,184 @@
+import type { Database, Statement } from 'better-sqlite3';
+import { wireLogJson, type LogRecord } from '../../domain/log.js';
+import type { AppendResult } from '../log-store.js';
+import { BUCKET_SQL, BUCKET_US, identityHash, recentIdsMergeThreshold } from './schema.js';
+
+/** Rows deleted per purge transaction, so that appends can interleave with a long purge. */
+export const PURGE_CHUNK_ROWS = 5_000;
+
+/**
+ * The writes of the log store on one connection: appends (idempotent on AccountId + RequestId) and
+ * retention purges. It runs on the store's write thread (write-thread.ts), the only writer of the file
+ * in this process; schema.ts explains the layout it writes.
+ */
+export class SqliteAppender {
+  readonly #db: Database;
+  readonly #recentIdentities: number | undefined;
+  readonly #readMeta: Statement<[string], number>;
+  readonly #writeMeta: Statement<[number, string]>;
+  readonly #knownHashes: Statement<[string], number>;
+  readonly #seqsForHash: Statement<[number, number], number>;
+  readonly #sameIdentity: Statement<[number, string, string], number>;
+  readonly #insertIds: Statement<[string]>;
+  readonly #insertRow: Statement<unknown[]>;
+  readonly #mergeIds: Statement<[]>;
+  readonly #clearRecentIds: Statement<[]>;
+  readonly #deleteRows: Statement<[number, number, number], { ArrivalSeq: number; AccountId: string; RequestId: string }>;
+  readonly #deleteId: Statement<[number, number]>;
+  readonly #deleteRecentId: Statement<[number, number]>;
+  readonly #appendTransaction: (records: readonly LogRecord[]) => AppendResult;
+  readonly #purgeTransaction: (lastHour: number, cutoffUs: number) => number;
+
+  constructor(db: Database, options: { recentIdentities?: number } = {}) {
+    this.#db = db;
+    this.#recentIdentities = options.recentIdentities === undefined ? undefined : Math.max(1, Math.trunc(options.recentIdentities));
+    this.#readMeta = db.prepare('SELECT Value FROM store_meta WHERE Name = ?').pluck() as Statement<[string], number>;
+    this.#writeMeta = db.prepare('UPDATE store_meta SET Value = ? WHERE Name = ?');
+    // The hashes of a batch that some stored record already has: usually none.
+    this.#knownHashes = db
+      .prepare(
+        'SELECT j.value FROM json_each(?) AS j WHERE EXISTS (SELECT 1 FROM log_ids WHERE IdHash = j.value) ' +
+          'OR EXISTS (SELECT 1 FROM log_ids_recent WHERE IdHash = j.value)',
+      )
+      .pluck() as Statement<[string], number>;
+    this.#seqsForHash = db
+      .prepare('SELECT ArrivalSeq FROM log_ids WHERE IdHash = ? UNION ALL SELECT ArrivalSeq FROM log_ids_recent WHERE IdHash = ?')
+      .pluck() as Statement<[number, number], number>;
+    this.#sameIdentity = db
+      .prepare('SELECT 1 FROM logs WHERE ArrivalSeq = ? AND AccountId = ? AND RequestId = ?')
+      .pluck() as Statement<[number, string, string], number>;
+    // Identities of a batch in hash order: neighbouring inserts share pages.
+    this.#insertIds = db.prepare(
+      'INSERT INTO log_ids_recent (IdHash, ArrivalSeq) SELECT value ->> 0, value ->> 1 FROM json_each(?) ORDER BY 1, 2',
+    );
+    this.#insertRow = db.prepare(
+      'INSERT INTO logs (ArrivalSeq, AccountId, QueryDateUs, QueryCallName, QueryAccessKey, QueryIpAddress, ' +
+        'ResponseStatusCode, QueryUserAgent, QueryApiName, RequestId, LogJson) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    // log_ids_recent is read in primary key order, so log_ids receives one sorted run.
+    this.#mergeIds = db.prepare('INSERT INTO log_ids (IdHash, ArrivalSeq) SELECT IdHash, ArrivalSeq FROM log_ids_recent');
+    this.#clearRecentIds = db.prepare('DELETE FROM log_ids_recent');
+    // The oldest hours first, through the time index; the hour bound makes it a range scan.
+    this.#deleteRows = db.prepare(
+      'DELETE FROM logs WHERE ArrivalSeq IN (SELECT ArrivalSeq FROM logs INDEXED BY logs_by_time ' +
+        `WHERE ${BUCKET_SQL} <= ? AND QueryDateUs < ? LIMIT ?) RETURNING ArrivalSeq, AccountId, RequestId`,
+    );
+    this.#deleteId = db.prepare('DELETE FROM log_ids WHERE IdHash = ? AND ArrivalSeq = ?');
+    this.#deleteRecentId = db.prepare('DELETE FROM log_ids_recent WHERE IdHash = ? AND ArrivalSeq = ?');
+    const appendBatch = db.transaction((records: readonly LogRecord[]) => this.#appendBatch(records));
+    this.#appendTransaction = (records) => appendBatch.immediate(records);
+    const purgeChunk = db.transaction((lastHour: number, cutoffUs: number) => {
+      const deleted = this.#deleteRows.all(lastHour, cutoffUs, PURGE_CHUNK_ROWS);
+      for (const row of deleted) {
+        const hash = identityHash(row.AccountId, row.RequestId);
+        this.#deleteId.run(hash, row.ArrivalSeq);
+        this.#deleteRecentId.run(hash, row.ArrivalSeq);
+      }
+      return deleted.length;
+    });
+    this.#purgeTransaction = (lastHour, cutoffUs) => purgeChunk.immediate(lastHour, cutoffUs);
+  }
+
+  append(records: readonly LogRecord[]): AppendResult {
+    if (records.length === 0) return { inserted: 0, duplicateIndexes: [] };
+    return this.#appendTransaction(records);
+  }
+
+  /** Deletes up to PURGE_CHUNK_ROWS records dated before `cutoffUs`, oldest hours first; returns how many. */
+  purgeChunk(cutoffUs: number): number {
+    return this.#purgeTransaction(Math.floor((cutoffUs - 1) / BUCKET_US), cutoffUs);
+  }
+
+  /** Since SQLite 3.46 this analyses, with a row limit, only the tables that changed enough to matter. */
+  optimize(): void {
+    this.#db.pragma('optimize');
+  }
+
+  /** Runs inside BEGIN IMMEDIATE: the counters read here cannot change until COMMIT. */
+  #appendBatch(records: readonly LogRecord[]): AppendResult {
+    const n = records.length;
+    let nextSeq = this.#readMeta.get('NextArrivalSeq') as number;
+    const mergedSeq = this.#readMeta.get('MergedArrivalSeq') as number;
+
+    const hashes = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      const record = records[i] as LogRecord;
+      hashes[i] = identityHash(record.AccountId, record.RequestId);
+    }
+    const known = new Set(this.#knownHashes.all(JSON.stringify(hashes)));
+    const seqs = new Array<number>(n).fill(0);
+    const firstWithHash = new Map<number, number>();
+    const duplicateIndexes: number[] = [];
+    const idPairs: [number, number][] = [];
+    for (let i = 0; i < n; i++) {
+      const record = records[i] as LogRecord;
+      const hash = hashes[i] as number;
+      const duplicate = (known.has(hash) && this.#isStored(hash, record)) || isEarlierInBatch(records, hashes, seqs, firstWithHash, i);
+      if (duplicate) {
+        duplicateIndexes.push(i);
+        continue;
+      }
+      if (!firstWithHash.has(hash)) firstWithHash.set(hash, i);
+      seqs[i] = nextSeq;
+      idPairs.push([hash, nextSeq]);
+      nextSeq++;
+    }
+    if (idPairs.length > 0) this.#insertIds.run(JSON.stringify(idPairs));
+    // Rows in arrival order: ArrivalSeq grows with the rowid, appended at the right edge of `logs`.
+    for (let i = 0; i < n; i++) {
+      const seq = seqs[i] as number;
+      if (seq === 0) continue;
+      const r = records[i] as LogRecord;
+      this.#insertRow.run(
+        seq,
+        r.AccountId,
+        r.QueryDateUs,
+        r.QueryCallName,
+        r.QueryAccessKey,
+        r.QueryIpAddress,
+        r.ResponseStatusCode,
+        r.QueryUserAgent,
+        r.QueryApiName,
+        r.RequestId,
+        wireLogJson(r),
+      );
+    }
+    this.#writeMeta.run(nextSeq, 'NextArrivalSeq');
+    if (nextSeq - 1 - mergedSeq >= (this.#recentIdentities ?? recentIdsMergeThreshold(mergedSeq))) {
+      this.#mergeIds.run();
+      this.#clearRecentIds.run();
+      this.#writeMeta.run(nextSeq - 1, 'MergedArrivalSeq');
+    }
+    return { inserted: idPairs.length, duplicateIndexes };
+  }
+
+  /**
+   * Exact check behind a hash match: a stored row with the same AccountId and RequestId. An identity
+   * entry whose row was purged by another process matches no row, so it is harmless.
+   */
+  #isStored(hash: number, record: LogRecord): boolean {
+    for (const seq of this.#seqsForHash.all(hash, hash)) {
+      if (this.#sameIdentity.get(seq, record.AccountId, record.RequestId) !== undefined) return true;
+    }
+    return false;
+  }
+}
+
+function isEarlierInBatch(
+  records: readonly LogRecord[],
+  hashes: readonly number[],
+  seqs: readonly number[],
+  firstWithHash: ReadonlyMap<number, number>,
+  i: number,
+): boolean {
+  const hash = hashes[i] as number;
+  const first = firstWithHash.get(hash);
+  if (first === undefined) return false;
+  const record = records[i] as LogRecord;
+  for (let j = first; j < i; j++) {
+    if (seqs[j] === 0 || hashes[j] !== hash) continue;
+    const earlier = records[j] as LogRecord;
+    if (earlier.AccountId === record.AccountId && earlier.RequestId === record.RequestId) return true;
+  }
+  return false;
+}
