@@ -13,7 +13,6 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,6 +20,7 @@ import { Pool } from 'undici';
 import { signRequest } from '../src/identity/sigv4/index.js';
 import { describeMachine } from './lib/machine.js';
 import { fmt, summarize } from './lib/stats.js';
+import { freePort } from '../test/fixtures/free-port.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,16 +39,6 @@ const OMS = path.resolve('dist/cli/oms.js');
 const work = mkdtempSync(path.join(tmpdir(), 'oms-bench-gw-'));
 const children: ChildProcess[] = [];
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 async function waitForHttp(url: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -11,7 +11,6 @@
 import { spawn } from 'node:child_process';
 import { Agent, request as httpRequest } from 'node:http';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,6 +24,7 @@ import { createLogModel, generateLogBatches } from './lib/generate-logs.js';
 import { describeMachine } from './lib/machine.js';
 import { Prng } from './lib/prng.js';
 import { fmt, summarize } from './lib/stats.js';
+import { freePort } from '../test/fixtures/free-port.js';
 
 const { values } = parseArgs({
   options: { records: { type: 'string', default: '2000000' }, queries: { type: 'string', default: '200' }, keep: { type: 'boolean', default: false } },
@@ -35,16 +35,6 @@ const QUERIES = Number(values.queries);
 const SEED = 7;
 const REGION = 'eu-west-2';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 // A keep-alive client on node:http: fetch's own overhead on 1 MB answers would be charged to the server.
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -12,6 +11,7 @@ import { signRequest } from '../../src/identity/sigv4/index.js';
 import { SqliteLogStore } from '../../src/store/sqlite/sqlite-log-store.js';
 import { startUpstreamFixture, type UpstreamFixture } from '../fixtures/upstream-fixture.js';
 import { REGION, startTestServer, type TestKey } from '../fixtures/test-server.js';
+import { freePort } from '../fixtures/free-port.js';
 
 const run = promisify(execFile);
 const OMS = path.resolve('dist/cli/oms.js');
@@ -27,15 +27,6 @@ function tempDir(): string {
   return dir;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const agent = new Agent({ connections: 64, keepAliveTimeout: 1_000 });
 
