@@ -9,6 +9,7 @@ import { buildReadSql, shapeOf, type ReadKind, type ReadPlan } from '../../src/s
 import { MIGRATIONS, SCHEMA_VERSION, identityHash } from '../../src/store/sqlite/schema.js';
 import { wireLogJson } from '../../src/domain/log.js';
 import { SqliteLogStore, type SqliteLogStoreOptions } from '../../src/store/sqlite/sqlite-log-store.js';
+import { WriteThread } from '../../src/store/sqlite/write-thread.js';
 import { describeLogStore, makeRecord } from './log-store.suite.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'oms-sqlite-store-test-'));
@@ -298,5 +299,38 @@ describe('SqliteLogStore schema migrations', () => {
     const reopened = new Database(file, { readonly: true });
     assert.equal(reopened.pragma('user_version', { simple: true }), SCHEMA_VERSION);
     reopened.close();
+  });
+});
+
+describe('SqliteLogStore write thread', () => {
+  it('fails the writes of a thread that cannot open its file with StoreUnavailable, without crashing', async () => {
+    const thread = new WriteThread({
+      path: path.join(root, 'no-such-dir', 'logs.sqlite'),
+      synchronous: 'NORMAL',
+      busyTimeoutMs: 0,
+      cacheSizeMb: 1,
+      walLimitBytes: 1 << 20,
+      recentIdentities: undefined,
+      backgroundCheckpoint: true,
+    });
+    const err = await assertUnavailable(() => thread.append([makeRecord()]));
+    assert.equal(err.details, 'the log store file cannot be opened');
+    await assertUnavailable(() => thread.purgeChunk(0));
+    await thread.close();
+    await assertUnavailable(() => thread.append([makeRecord()]));
+  });
+
+  it('answers writes in the order they were sent, reads seeing each once it is answered', async () => {
+    const file = freshPath();
+    const store = open({ path: file });
+    try {
+      const records = Array.from({ length: 50 }, (_, i) => makeRecord({ QueryDateUs: 1_000 + i }));
+      const results = await Promise.all(records.map((r) => store.append([r, r])));
+      assert.deepEqual(results, records.map(() => ({ inserted: 1, duplicateIndexes: [1] })));
+      const page = await store.readPage({ accountId: records[0]!.AccountId, fromUs: 0, toUs: 10_000, limit: 100 });
+      assert.deepEqual(page.records.map((r) => r.ArrivalSeq), records.map((_, i) => i + 1));
+    } finally {
+      await store.close();
+    }
   });
 });

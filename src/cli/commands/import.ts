@@ -89,12 +89,32 @@ export async function importRecords(file: string, store: LogStore, options: Impo
   let batch: LogRecord[] = [];
   let lineNumber = 0;
 
+  // One append in flight while the next batch is parsed: the store writes on its own thread
+  // (sqlite/write-thread.ts), so reading and validating use the other core. Appends stay in order.
+  let inFlight: Promise<void> | undefined;
+  let appendFailure: unknown;
+  const settle = async () => {
+    await inFlight;
+    inFlight = undefined;
+    if (appendFailure !== undefined) throw appendFailure;
+  };
   const flush = async () => {
     if (batch.length === 0) return;
-    const result = await store.append(batch);
-    report.Imported += result.inserted;
-    report.Duplicates += result.duplicateIndexes.length;
+    const sending = batch;
     batch = [];
+    await settle();
+    inFlight = store.append(sending).then(
+      (result) => {
+        report.Imported += result.inserted;
+        report.Duplicates += result.duplicateIndexes.length;
+        showProgressLine();
+      },
+      (err: unknown) => {
+        appendFailure = err;
+      },
+    );
+  };
+  const showProgressLine = () => {
     if (showProgress && Date.now() - lastProgress > 250) {
       lastProgress = Date.now();
       const seconds = (lastProgress - started) / 1000;
@@ -131,11 +151,13 @@ export async function importRecords(file: string, store: LogStore, options: Impo
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || code === 'ERR_STREAM_PREMATURE_CLOSE') {
       await flush();
+      await settle();
       throw new ImportInputError(`${file}: the gzip data is damaged after line ${lineNumber} (${report.Imported} records imported before it)`);
     }
     throw err;
   }
   await flush();
+  await settle();
   if (showProgress) options.progress?.write('\n');
   return report;
 }

@@ -66,11 +66,18 @@ if (port !== null) {
   try {
     opened = open(data);
   } catch (err) {
-    openError = err;
+    // better-sqlite3 reports a missing directory as a plain TypeError: still a file that cannot be opened.
+    const mapped = toStoreError(err);
+    openError = mapped.kind === 'StoreUnavailable' ? mapped : new OmsError('StoreUnavailable', 'the log store file cannot be opened', { cause: err });
   }
   port.on('message', (request: WriteRequest) => {
     if (opened === undefined) {
-      port.postMessage(failure(request.id, openError ?? new OmsError('StoreUnavailable', 'the log store file cannot be opened')));
+      if (request.op === 'close') {
+        port.postMessage({ id: request.id, ok: true, value: undefined } satisfies WriteReply);
+        port.close();
+      } else {
+        port.postMessage(failure(request.id, openError));
+      }
       return;
     }
     try {
