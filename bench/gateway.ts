@@ -3,7 +3,8 @@
  *   1. the upstream fixture directly (the ceiling),
  *   2. a bare pass-through proxy on node:http + undici (bench/lib/bare-proxy.ts: the floor of any Node gateway),
  *   3. `oms serve --upstream` with --durability strict, 4. with --durability relaxed,
- *   5. nginx proxy_pass with a JSON access log (when nginx is installed; skipped with a note otherwise).
+ *   5. `oms serve --upstream --workers 2` (strict): two gateway processes, one write path,
+ *   6. nginx proxy_pass with a JSON access log (when nginx is installed; skipped with a note otherwise).
  * Each target runs in its own process; the load generator (this process) and the upstream share the
  * same cores, as they would on a small machine. Every call is a signed OUTSCALE API call (ReadVolumes),
  * so the OMS runs check the signature and record every call. Rounds alternate the targets so that a
@@ -237,6 +238,7 @@ async function main(): Promise<void> {
     { name: 'bare undici proxy (floor)', url: `http://127.0.0.1:${barePort}`, pid: bare.pid, stop: () => stopProcess(bare) },
     strict,
     relaxed,
+    await startOms('OMS gateway, strict, --workers 2', upstreamUrl, ['--durability', 'strict', '--workers', '2']),
   ];
   if (nginxAvailable()) targets.push(await startNginx(upstreamPort));
   else console.log('note: nginx is not installed (apt-get install -y nginx); its row is skipped');
@@ -284,6 +286,8 @@ async function main(): Promise<void> {
     check('p50 over the bare proxy < 1 ms (relaxed)', r.p50 - floor.p50 < 1, `${fmt(r.p50 - floor.p50)} ms`);
     check('p50 over the bare proxy < 2 ms (strict)', s.p50 - floor.p50 < 2, `${fmt(s.p50 - floor.p50)} ms`);
     check('peak memory < 300 MB', Math.max(s.rssMb, r.rssMb) < 300, `${Math.max(s.rssMb, r.rssMb).toFixed(0)} MB`);
+    const w = find('OMS gateway, strict, --workers 2');
+    if (w) console.log(`     --workers 2 vs 1 (strict): ${(w.rps / s.rps).toFixed(2)} × the throughput, ${w.rssMb.toFixed(0)} MB for the primary and both workers`);
   }
 
   for (const target of targets.slice(1)) await target.stop();

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildHttpServer, gatewayErrorAnswer, MAX_BODY_BYTES, OMS_CALLS } from './api/index.js';
-import { compileClientIpResolver, compileSecretMasker, DiskSpool, Gateway, RecordWriter } from './capture/index.js';
+import { compileClientIpResolver, compileSecretMasker, DiskSpool, Gateway, RecordWriter, type RecordSink } from './capture/index.js';
 import type { Config } from './config/index.js';
 import { systemClock, toWireLog, type Clock } from './domain/index.js';
 import { Authenticator, deriveKey, loadOrCreateMasterKey, LockoutTracker, SecretBox, type CredentialStore } from './identity/index.js';
@@ -73,12 +73,17 @@ export function openStores(config: Config, tuning: LogStoreTuning = {}): Stores 
 
 export interface OmsServer {
   app: FastifyInstance;
-  writer: RecordWriter;
+  /** Where this server's records go: its own RecordWriter, or the primary's (a `--workers` gateway worker). */
+  writer: RecordSink;
+  /** This process's own durable write path; undefined in a gateway worker. */
+  recordWriter: RecordWriter | undefined;
   gateway: Gateway | undefined;
   metrics: Metrics;
   retention: RetentionScheduler;
-  /** Starts listening and the retention schedule; resolves to the listening address. */
+  /** Starts listening and (unless a gateway worker) the maintenance; resolves to the listening address. */
   listen(): Promise<string>;
+  /** Retention purges and planner statistics, hourly: in the one process that owns the write path. */
+  startMaintenance(): void;
   /** Stops accepting calls, finishes those in flight, writes every pending record, closes the stores. */
   close(): Promise<void>;
 }
@@ -88,14 +93,20 @@ export interface BuildOptions {
   clock?: Clock;
   /** Collect Node's process metrics (off in tests that build many servers). */
   defaultMetrics?: boolean;
+  /**
+   * A gateway worker of `oms serve --workers N`: records go to this sink (the primary's write path) and
+   * the primary alone runs the spool, retention and store maintenance.
+   */
+  sink?: RecordSink;
 }
 
-const SHUTDOWN_FLUSH_MS = 10_000;
+export interface WritePath {
+  writer: RecordWriter;
+  close(timeoutMs: number): Promise<void>;
+}
 
-export function buildServer(config: Config, stores: Stores, options: BuildOptions): OmsServer {
-  const clock = options.clock ?? systemClock;
-  const logger = options.logger;
-  const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true });
+/** The durable write path: the RecordWriter over the store, with its disk spool under DATA/spool. */
+export function openWritePath(config: Config, stores: Stores, logger: Logger, metrics: Metrics): WritePath {
   // Records the store refuses wait here, on local disk, and are replayed when it takes writes again.
   const spool = DiskSpool.open({
     dir: path.join(config.dataDir, 'spool'),
@@ -119,6 +130,24 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
     },
   });
   metrics.spoolBacklog.set(writer.spoolBacklog);
+  return {
+    writer,
+    async close(timeoutMs) {
+      const flushed = await writer.close(timeoutMs);
+      if (!flushed) saveUnwritten(config.dataDir, writer, logger);
+      await spool.close();
+    },
+  };
+}
+
+const SHUTDOWN_FLUSH_MS = 10_000;
+
+export function buildServer(config: Config, stores: Stores, options: BuildOptions): OmsServer {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger;
+  const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true });
+  const writePath = options.sink === undefined ? openWritePath(config, stores, logger, metrics) : undefined;
+  const writer: RecordSink = options.sink ?? (writePath as WritePath).writer;
   const authenticator = new Authenticator({ credentials: stores.credentials, lockout: new LockoutTracker(clock), clock, region: config.api.region });
   const clientIp = compileClientIpResolver(config.trustedProxies);
   const maskSecrets = compileSecretMasker();
@@ -203,27 +232,32 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
   return {
     app,
     writer,
+    recordWriter: writePath?.writer,
     gateway,
     metrics,
     retention,
     async listen() {
       const address = await app.listen({ host: config.server.host, port: config.server.port });
+      // A gateway worker leaves retention and store maintenance to the primary.
+      if (options.sink === undefined) this.startMaintenance();
+      return address;
+    },
+    startMaintenance() {
+      if (optimizeTimer !== undefined) return;
       retention.start();
       // Planner statistics drift as the store grows; refreshing them is cheap (SQLite: PRAGMA optimize).
       optimizeTimer = setInterval(() => {
         stores.logs.optimize().catch((err: unknown) => logger.warn({ err }, 'store optimize failed'));
       }, 3_600_000);
       optimizeTimer.unref();
-      return address;
     },
     async close() {
       if (optimizeTimer !== undefined) clearInterval(optimizeTimer);
       await app.close();
       await gateway?.close();
       await retention.stop();
-      const flushed = await writer.close(SHUTDOWN_FLUSH_MS);
-      if (!flushed) saveUnwritten(config.dataDir, writer, logger);
-      await spool.close();
+      if (writePath !== undefined) await writePath.close(SHUTDOWN_FLUSH_MS);
+      else await writer.close(SHUTDOWN_FLUSH_MS);
       await stores.close();
     },
   };
@@ -233,7 +267,7 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
  * Last resort at shutdown when the store refuses writes: the pending records go to an NDJSON file that
  * `oms admin import` takes back, so that a shutdown never loses a record.
  */
-function saveUnwritten(dataDir: string, writer: RecordWriter, logger: Logger): void {
+function saveUnwritten(dataDir: string, writer: RecordSink, logger: Logger): void {
   const records = writer.takeUnwritten();
   if (records.length === 0) return;
   const file = path.join(dataDir, `unwritten-${Date.now()}.ndjson`);

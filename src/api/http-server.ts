@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Clock, LogRecord } from '../domain/index.js';
-import type { ClientIpResolver, ErrorAnswer, Gateway, RecordWriter, SecretMasker } from '../capture/index.js';
+import type { ClientIpResolver, ErrorAnswer, Gateway, RecordSink, SecretMasker } from '../capture/index.js';
 import { formatHeaderRaw, measureHeaderBytes } from '../capture/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';

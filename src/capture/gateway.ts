@@ -6,7 +6,7 @@ import type { Authenticator, Caller } from '../identity/index.js';
 import { formatHeaderRaw, measureHeaderBytes, type SecretMasker } from './build-record.js';
 import { classifyCall, normaliseCallPath, type NotLoggedReason } from './classify-call.js';
 import type { ClientIpResolver } from './client-ip.js';
-import type { RecordWriter } from './record-writer.js';
+import type { RecordSink } from './record-sink.js';
 import { RequestIdScanner } from './request-id-scanner.js';
 
 /**
@@ -70,7 +70,7 @@ export interface GatewayOptions {
   durability: Durability;
   upstreamTimeoutMs: number;
   authenticator: Authenticator;
-  writer: RecordWriter;
+  writer: RecordSink;
   clock: Clock;
   apiVersion: string;
   clientIp: ClientIpResolver;

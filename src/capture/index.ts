@@ -5,3 +5,5 @@ export { classifyCall, normaliseCallPath, type CallClass, type ClassifyCallInput
 export { DiskSpool, type DiskSpoolOptions } from './spool/disk-spool.js';
 export { Gateway, GATEWAY_REQUEST_ID_HEADER, type ErrorAnswer, type GatewayEvents, type GatewayOptions } from './gateway.js';
 export { RequestIdScanner } from './request-id-scanner.js';
+export type { RecordSink } from './record-sink.js';
+export { RemoteRecordSink, serveRemoteRecords, type IpcChannel, type PrimaryMessage, type WorkerMessage } from './remote-record-sink.js';

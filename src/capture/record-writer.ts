@@ -1,5 +1,6 @@
 import type { LogRecord } from '../domain/log.js';
 import type { LogAppender } from '../store/index.js';
+import type { RecordSink } from './record-sink.js';
 import type { DiskSpool } from './spool/disk-spool.js';
 
 /**
@@ -45,7 +46,7 @@ const MAX_RETRY_MS = 5_000;
 /** The store is tried again this often while records wait in the spool. */
 const MAX_REPLAY_RETRY_MS = 1_000;
 
-export class RecordWriter {
+export class RecordWriter implements RecordSink {
   readonly #store: LogAppender;
   readonly #maxBatch: number;
   readonly #flushDelayMs: number;

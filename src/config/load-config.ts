@@ -28,6 +28,8 @@ export interface GatewayConfig {
   readonly durability: Durability;
   readonly upstreamTimeoutMs: number;
   readonly maxInFlight: number;
+  /** Gateway processes; with more than one, a primary process owns the write path (store, spool). */
+  readonly workers: number;
 }
 
 /** A configuration mistake: printed as one line naming the flag and the variable, exit code 2. */
@@ -125,6 +127,11 @@ export function loadConfig(flags: Partial<Record<SettingKey, string>>, env: Node
   const version = get<string>('apiVersion');
   if (!/^[0-9A-Za-z.-]{1,32}$/.test(version)) throw new ConfigError(`--api-version / OMS_API_VERSION: ${JSON.stringify(version)} is not a version`);
 
+  if (get<string>('upstream') === '' && get<number>('workers') > 1) {
+    throw new ConfigError('--workers / OMS_WORKERS: more than one process needs --upstream / OMS_UPSTREAM (the gateway)');
+  }
+  if (get<number>('workers') > 64) throw new ConfigError('--workers / OMS_WORKERS: at most 64');
+
   return deepFreeze<Config>({
     server: { host: get<string>('host'), port: get<number>('port') },
     dataDir,
@@ -143,6 +150,7 @@ export function loadConfig(flags: Partial<Record<SettingKey, string>>, env: Node
             durability: get<Durability>('durability'),
             upstreamTimeoutMs: get<number>('upstreamTimeoutMs'),
             maxInFlight: get<number>('maxInFlight'),
+            workers: get<number>('workers'),
           },
   });
 }

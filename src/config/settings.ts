@@ -28,7 +28,8 @@ export type SettingKey =
   | 'upstream'
   | 'durability'
   | 'upstreamTimeoutMs'
-  | 'maxInFlight';
+  | 'maxInFlight'
+  | 'workers';
 
 export const SETTINGS: readonly Setting[] = [
   { key: 'host', flag: '--host', env: 'OMS_HOST', type: 'string', default: '127.0.0.1', help: 'address to listen on' },
@@ -45,4 +46,5 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'durability', flag: '--durability', env: 'OMS_DURABILITY', type: 'durability', default: 'strict', help: 'strict: a call\'s record is on disk before its answer ends; relaxed: written within 100 ms' },
   { key: 'upstreamTimeoutMs', flag: '--upstream-timeout-ms', env: 'OMS_UPSTREAM_TIMEOUT_MS', type: 'positiveInt', default: '30000', help: 'how long the upstream may take to connect, to send its head, or between two body chunks' },
   { key: 'maxInFlight', flag: '--max-in-flight', env: 'OMS_MAX_IN_FLIGHT', type: 'positiveInt', default: '4096', help: 'gateway calls in progress at once; beyond, calls are refused with 429 and Retry-After' },
+  { key: 'workers', flag: '--workers', env: 'OMS_WORKERS', type: 'positiveInt', default: '1', help: 'gateway processes sharing the port and one durable write path (needs --upstream)' },
 ];

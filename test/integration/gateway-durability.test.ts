@@ -121,10 +121,10 @@ describe('the gateway when the store refuses writes', () => {
       assert.equal(readiness.Status, 'not ready');
       assert.ok(readiness.SpoolBacklog > 0, 'the spool backlog shows in /readyz');
       assert.match(metrics, /oms_spool_backlog_records [1-9]/);
-      assert.ok(t.server.writer.spooled > 0, 'records went to the spool');
+      assert.ok((t.server.recordWriter?.spooled ?? 0) > 0, 'records went to the spool');
 
       await t.server.writer.flush();
-      assert.equal(await t.server.writer.waitForReplay(20_000), true, 'the spool is replayed');
+      assert.equal(await t.server.recordWriter?.waitForReplay(20_000), true, 'the spool is replayed');
       assert.deepEqual(await (await fetch(`${t.url}/readyz`)).json(), { Status: 'ready', SpoolBacklog: 0 });
       const counts = await countByRequestId(t.config.store.path, key.accountId, traffic.completed);
       assert.equal(counts.size, traffic.completed.length, 'every call has its record');
@@ -140,7 +140,7 @@ describe('the gateway when the store refuses writes', () => {
   });
 });
 
-describe('oms serve --upstream killed with SIGKILL under load', () => {
+for (const workers of [1, 2]) describe(`oms serve --upstream${workers > 1 ? ` --workers ${workers}` : ''} killed with SIGKILL under load`, () => {
   let upstream: UpstreamFixture | undefined;
   let child: ChildProcess | undefined;
 
@@ -150,7 +150,7 @@ describe('oms serve --upstream killed with SIGKILL under load', () => {
   });
 
   async function startServe(data: string, port: number, upstreamUrl: string): Promise<ChildProcess> {
-    const proc = spawn(process.execPath, [OMS, 'serve', '--data', data, '--port', String(port), '--upstream', upstreamUrl, '--log-level', 'silent'], {
+    const proc = spawn(process.execPath, [OMS, 'serve', '--data', data, '--port', String(port), '--upstream', upstreamUrl, '--log-level', 'silent', '--workers', String(workers)], {
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { PATH: process.env.PATH ?? '' },
     });
@@ -181,6 +181,8 @@ describe('oms serve --upstream killed with SIGKILL under load', () => {
     const traffic = load(`http://127.0.0.1:${port}`, key, 32);
     const deadline = Date.now() + 15_000;
     while (traffic.completed.length < 400 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // With workers, the primary holds the write path: killing it is the crash that matters (its workers
+    // then exit on their own, their channel to it gone).
     child.kill('SIGKILL');
     await new Promise((r) => child?.once('exit', r));
     await traffic.stop();
@@ -199,6 +201,8 @@ describe('oms serve --upstream killed with SIGKILL under load', () => {
     child.kill('SIGTERM');
     await new Promise((r) => child?.once('exit', r));
     child = undefined;
+    // Workers of the killed primary are gone too: nothing answers on its port any more.
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`));
 
     const counts = await countByRequestId(path.join(data, 'logs.db'), key.accountId, traffic.completed);
     const missing = traffic.completed.filter((id) => !counts.has(id));

@@ -3,12 +3,12 @@ import { isOutscaleCallName, OmsError } from '../../domain/index.js';
 import type { Clock } from '../../domain/index.js';
 import type { Authenticator } from '../../identity/index.js';
 import { encodeReadApiLogsAnswer, parseReadApiLogsRequest, readApiLogs, type ReadApiLogsDeps } from '../../query/index.js';
-import type { RecordWriter } from '../../capture/index.js';
+import type { RecordSink } from '../../capture/index.js';
 
 export interface OscApiDeps {
   authenticator: Authenticator;
   readApiLogs: ReadApiLogsDeps;
-  writer: RecordWriter;
+  writer: RecordSink;
   clock: Clock;
 }
 
