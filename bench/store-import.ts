@@ -39,6 +39,7 @@ const { values } = parseArgs({
     'no-baseline': { type: 'boolean', default: false },
     queries: { type: 'string', default: '200' },
     keep: { type: 'boolean', default: false },
+    'compare-records': { type: 'string', default: '200000' },
   },
   strict: false,
 });
@@ -56,6 +57,33 @@ console.log(`records: ${RECORDS}, batches of ${BATCH}, 100 accounts (the first h
 const dir = mkdtempSync(path.join(tmpdir(), 'oms-bench-store-'));
 const model = createLogModel(GENERATOR);
 const sampledIds: { AccountId: string; RequestId: string }[] = [];
+
+// ---------------------------------------------------------------- 0. write thread or calling thread
+// The same batches into two fresh stores, one writing on its write thread (what `oms serve` does), one
+// in the calling thread, alternating batch by batch so that both see the same machine.
+{
+  const compareRecords = Math.min(RECORDS, Number(values['compare-records']));
+  const stores = [
+    { name: 'write thread', store: new SqliteLogStore({ path: path.join(dir, 'threaded.sqlite') }), ms: 0 },
+    { name: 'calling thread', store: new SqliteLogStore({ path: path.join(dir, 'inline.sqlite'), writeThread: false }), ms: 0 },
+  ];
+  for (const batch of generateLogBatches({ ...GENERATOR, records: compareRecords, batchSize: BATCH })) {
+    for (const entry of stores) {
+      const t = performance.now();
+      await entry.store.append(batch);
+      entry.ms += performance.now() - t;
+    }
+  }
+  console.log(`\n== append on the write thread or in the calling thread (first ${compareRecords} records, alternating batches)`);
+  for (const entry of stores) {
+    await entry.store.close();
+    console.log(`${entry.name.padEnd(15)} ${Math.round(compareRecords / (entry.ms / 1000))} records/s`);
+  }
+  const [threaded, inline] = stores as [(typeof stores)[number], (typeof stores)[number]];
+  console.log(`ratio write thread / calling thread: ${(inline.ms / threaded.ms).toFixed(2)}`);
+  rmSync(path.join(dir, 'threaded.sqlite'), { force: true });
+  rmSync(path.join(dir, 'inline.sqlite'), { force: true });
+}
 
 // ---------------------------------------------------------------- 1. import into the store
 const storePath = path.join(dir, 'store.sqlite');

@@ -39,9 +39,9 @@ describeLogStore('SqliteLogStore', async () => {
   };
 });
 
-describeLogStore('SqliteLogStore (identities merged every 3 records, no checkpoint worker)', async () => {
+describeLogStore('SqliteLogStore (writes in the calling thread, identities merged every 3 records, no checkpoint worker)', async () => {
   const file = freshPath();
-  const store = open({ path: file, recentIdentities: 3, backgroundCheckpoint: false });
+  const store = open({ path: file, writeThread: false, recentIdentities: 3, backgroundCheckpoint: false });
   return {
     store,
     cleanup: async () => {

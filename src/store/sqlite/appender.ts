@@ -1,7 +1,17 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { wireLogJson, type LogRecord } from '../../domain/log.js';
 import type { AppendResult } from '../log-store.js';
+import { toStoreError } from './driver-errors.js';
 import { BUCKET_SQL, BUCKET_US, identityHash, recentIdsMergeThreshold } from './schema.js';
+
+/** The writes of the store, on the write thread (write-thread.ts) or in the calling thread (InlineWriter). */
+export interface LogWriter {
+  append(records: readonly LogRecord[]): Promise<AppendResult>;
+  purgeChunk(cutoffUs: number): Promise<number>;
+  optimize(): Promise<void>;
+  checkpoint(): Promise<void>;
+  close(): Promise<void>;
+}
 
 /** Rows deleted per purge transaction, so that appends can interleave with a long purge. */
 export const PURGE_CHUNK_ROWS = 5_000;
@@ -181,4 +191,45 @@ function isEarlierInBatch(
     if (earlier.AccountId === record.AccountId && earlier.RequestId === record.RequestId) return true;
   }
   return false;
+}
+
+/**
+ * The writes performed by the calling thread, on its own connection: for bulk tools that do nothing
+ * else meanwhile (oms admin import), where handing each batch to a thread would only add the copy.
+ */
+export class InlineWriter implements LogWriter {
+  readonly #db: Database;
+  readonly #appender: SqliteAppender;
+
+  constructor(db: Database, options: { recentIdentities?: number } = {}) {
+    this.#db = db;
+    this.#appender = new SqliteAppender(db, options);
+  }
+
+  async append(records: readonly LogRecord[]): Promise<AppendResult> {
+    return this.#mapped(() => this.#appender.append(records));
+  }
+
+  async purgeChunk(cutoffUs: number): Promise<number> {
+    return this.#mapped(() => this.#appender.purgeChunk(cutoffUs));
+  }
+
+  async optimize(): Promise<void> {
+    this.#mapped(() => this.#appender.optimize());
+  }
+
+  async checkpoint(): Promise<void> {
+    this.#mapped(() => this.#db.pragma('wal_checkpoint(PASSIVE)'));
+  }
+
+  /** The connection is the store's own; it closes it. */
+  async close(): Promise<void> {}
+
+  #mapped<T>(write: () => T): T {
+    try {
+      return write();
+    } catch (err) {
+      throw toStoreError(err);
+    }
+  }
 }

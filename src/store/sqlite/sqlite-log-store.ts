@@ -19,7 +19,7 @@ import {
   type ReadKind,
   type ReadPlan,
 } from './read-query.js';
-import { PURGE_CHUNK_ROWS } from './appender.js';
+import { InlineWriter, PURGE_CHUNK_ROWS, type LogWriter } from './appender.js';
 import { BUCKET_US, identityHash, migrateSchema, PAGE_SIZE_BYTES, SCHEMA_VERSION } from './schema.js';
 import { WriteThread } from './write-thread.js';
 
@@ -42,6 +42,11 @@ export interface SqliteLogStoreOptions {
   backgroundCheckpoint?: boolean;
   /** Size of the WAL beyond which the writer checkpoints once itself. Default 64 MiB. */
   walLimitMb?: number;
+  /**
+   * Writes on a worker thread with its own connection (default true), so that a commit never stalls
+   * the calling thread; false writes in the calling thread, for a bulk tool with nothing else to do.
+   */
+  writeThread?: boolean;
   /** Open an existing store for reading only; appends and purges fail with StoreUnavailable. */
   readOnly?: boolean;
   /** Prepared read statements kept, one per query shape. Default 128. */
@@ -71,15 +76,16 @@ interface EffectiveWindow {
 
 /**
  * The embedded log store. See schema.ts for the layout and the measurements behind it, read-query.ts
- * for the reads. All statements of the write path are prepared here once; read statements are
- * prepared per shape on first use and kept in a bounded cache.
+ * for the reads. Two connections: this thread's reads (statements prepared per shape on first use,
+ * kept in a bounded cache), and the write thread's (write-thread.ts, appender.ts), which performs
+ * every append, purge chunk and statistics refresh, so a commit never stalls the thread that serves
+ * HTTP. In WAL mode readers see each commit as soon as it is done and never wait for the writer.
  */
 export class SqliteLogStore implements LogStore {
   readonly #db: Database.Database;
-  readonly #readOnly: boolean;
   readonly #checkpointer: WalCheckpointer | undefined;
   /** Every write goes through the write thread; undefined for a read-only store. */
-  readonly #writer: WriteThread | undefined;
+  readonly #writer: LogWriter | undefined;
   readonly #highWaterMark: Statement<[], number>;
   readonly #hoursWithRecords: Statement<[number, number], string>;
   readonly #rowsBySeq: Statement<[string], PageRow>;
@@ -89,13 +95,13 @@ export class SqliteLogStore implements LogStore {
   #purgeInProgress: Promise<number> | undefined;
 
   constructor(options: SqliteLogStoreOptions) {
-    this.#readOnly = options.readOnly ?? false;
+    const readOnly = options.readOnly ?? false;
     const busyTimeoutMs = Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5_000));
     const cacheSizeMb = Math.max(1, Math.trunc(options.cacheSizeMb ?? 256));
     const synchronous = options.synchronous === 'full' ? 'FULL' : 'NORMAL';
     let db: Database.Database | undefined;
     try {
-      db = new Database(options.path, { readonly: this.#readOnly, fileMustExist: this.#readOnly });
+      db = new Database(options.path, { readonly: readOnly, fileMustExist: readOnly });
     } catch (err) {
       // better-sqlite3 checks the directory itself and throws a plain TypeError when it is missing.
       const mapped = toStoreError(err);
@@ -105,7 +111,7 @@ export class SqliteLogStore implements LogStore {
     try {
       db.pragma(`busy_timeout = ${busyTimeoutMs}`);
       db.pragma(`cache_size = ${-1024 * cacheSizeMb}`);
-      if (this.#readOnly) {
+      if (readOnly) {
         const version = db.pragma('user_version', { simple: true }) as number;
         if (version !== SCHEMA_VERSION) {
           throw new OmsError('StoreUnavailable', 'the log store file has another schema version');
@@ -132,21 +138,29 @@ export class SqliteLogStore implements LogStore {
     const inReadTransaction = db.transaction((read: () => unknown) => read());
     this.#readTransaction = <T>(read: () => T): T => inReadTransaction(read) as T;
 
-    if (this.#readOnly) {
+    if (readOnly) {
       this.#writer = undefined;
       this.#checkpointer = undefined;
       return;
     }
     const walLimitBytes = Math.max(1, options.walLimitMb ?? 64) * 1024 * 1024;
-    this.#writer = new WriteThread({
-      path: options.path,
-      synchronous,
-      busyTimeoutMs,
-      cacheSizeMb,
-      walLimitBytes,
-      recentIdentities: options.recentIdentities,
-      backgroundCheckpoint: options.backgroundCheckpoint ?? true,
-    });
+    if (options.writeThread ?? true) {
+      this.#writer = new WriteThread({
+        path: options.path,
+        synchronous,
+        busyTimeoutMs,
+        cacheSizeMb,
+        walLimitBytes,
+        recentIdentities: options.recentIdentities,
+        backgroundCheckpoint: options.backgroundCheckpoint ?? true,
+      });
+    } else {
+      if (options.backgroundCheckpoint ?? true) {
+        db.pragma('wal_autocheckpoint = 0');
+        db.pragma(`journal_size_limit = ${walLimitBytes}`);
+      }
+      this.#writer = new InlineWriter(db, { recentIdentities: options.recentIdentities });
+    }
     if (options.backgroundCheckpoint ?? true) {
       this.#checkpointer = new WalCheckpointer({
         path: options.path,
@@ -251,7 +265,7 @@ export class SqliteLogStore implements LogStore {
     if (this.#closed) throw new OmsError('StoreUnavailable', 'the log store is closed');
   }
 
-  #writable(): WriteThread {
+  #writable(): LogWriter {
     if (this.#writer === undefined) throw new OmsError('StoreUnavailable', 'the log store is read-only');
     return this.#writer;
   }

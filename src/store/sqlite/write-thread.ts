@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { LogRecord } from '../../domain/log.js';
 import { OmsError } from '../../domain/oms-error.js';
 import type { AppendResult } from '../log-store.js';
+import type { LogWriter } from './appender.js';
 import type { WriteReply, WriteRequest, WriteWorkerData } from './write-worker.js';
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: OmsError) => void };
@@ -18,7 +19,7 @@ type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
  * other core. A worker that dies fails its pending writes with StoreUnavailable (the record writer
  * keeps those records and retries) and is started again on the next write.
  */
-export class WriteThread {
+export class WriteThread implements LogWriter {
   readonly #data: WriteWorkerData;
   readonly #pending = new Map<number, Pending>();
   #worker: Worker | undefined;
