@@ -34,6 +34,8 @@ export function openCredentialStore(config: Config): { credentials: CredentialSt
 export interface LogStoreTuning {
   busyTimeoutMs?: number;
   synchronous?: 'normal' | 'full';
+  /** false: no write thread (a `--workers` gateway worker only reads; the primary writes). */
+  writeThread?: boolean;
 }
 
 /**

@@ -128,7 +128,8 @@ function runPrimary(server: OmsServer, workers: number, logger: Logger): void {
 
 /** One gateway process of `--workers N`: serves HTTP; its records go to the primary. */
 async function runGatewayWorker(config: Config, logger: Logger): Promise<void> {
-  const stores = openStores(config, serveStoreTuning(config));
+  // A worker reads (ReadApiLogs, readiness) but never writes: its records go to the primary.
+  const stores = openStores(config, { ...serveStoreTuning(config), writeThread: false });
   const sink = new RemoteRecordSink(process as unknown as IpcChannel);
   const server = buildServer(config, stores, { logger, sink });
   const address = await server.listen();
