@@ -53,21 +53,26 @@ export function registerServe(program: Command): void {
       if (closing) return;
       closing = true;
       logger.info({ signal }, 'shutting down: finishing calls in flight and writing pending records');
-      server.close().then(
-        () => {
-          logger.info('stopped');
-          logger.flush();
-          process.exitCode = 0;
-        },
-        (err: unknown) => {
-          logger.error({ err }, 'shutdown failed');
-          logger.flush();
-          process.exitCode = 1;
-        },
-      );
+      reportShutdown(server.close(), logger);
     };
     onSignal(shutdown);
   });
+}
+
+/** Exit code 0 once the shutdown is done, 1 (and the error in the log) if it failed. */
+function reportShutdown(done: Promise<void>, logger: Logger): void {
+  done.then(
+    () => {
+      logger.info('stopped');
+      logger.flush();
+      process.exitCode = 0;
+    },
+    (err: unknown) => {
+      logger.error({ err }, 'shutdown failed');
+      logger.flush();
+      process.exitCode = 1;
+    },
+  );
 }
 
 function onSignal(shutdown: (signal: string) => void): void {
@@ -109,20 +114,7 @@ function runPrimary(server: OmsServer, workers: number, logger: Logger): void {
       else worker.once('exit', () => resolve());
       worker.process.kill('SIGTERM');
     }));
-    Promise.all(exited)
-      .then(() => server.close())
-      .then(
-        () => {
-          logger.info('stopped');
-          logger.flush();
-          process.exitCode = 0;
-        },
-        (err: unknown) => {
-          logger.error({ err }, 'shutdown failed');
-          logger.flush();
-          process.exitCode = 1;
-        },
-      );
+    reportShutdown(Promise.all(exited).then(() => server.close()), logger);
   });
 }
 
