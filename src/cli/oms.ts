@@ -3,9 +3,13 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/index.js';
 import { isOmsError } from '../domain/index.js';
 import { IdentityError } from '../identity/index.js';
+import { ClientError } from '../client/index.js';
 import { registerAdmin, UsageError } from './commands/admin.js';
+import { registerApi } from './commands/api.js';
+import { registerArchive } from './commands/archive.js';
 import { ImportInputError } from './commands/import.js';
 import { registerServe } from './commands/serve.js';
+import { registerTail } from './commands/tail.js';
 
 /**
  * The `oms` command. Mistakes are one line on standard error, never a stack trace:
@@ -21,6 +25,9 @@ program
 
 registerServe(program);
 registerAdmin(program);
+registerApi(program);
+registerTail(program);
+registerArchive(program);
 
 function fail(message: string, code: number): void {
   process.stderr.write(`oms: ${message}\n`);
@@ -33,6 +40,8 @@ try {
   if (err instanceof CommanderError) {
     // Commander has already printed its message (or the help/version text).
     process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else if (err instanceof ClientError) {
+    fail(err.message, err.exitCode);
   } else if (err instanceof ConfigError || err instanceof UsageError) {
     fail(err.message, 2);
   } else if (err instanceof IdentityError || err instanceof ImportInputError) {
