@@ -21,7 +21,7 @@ import { Pool } from 'undici';
 import { signRequest } from '../src/identity/sigv4/index.js';
 import { describeMachine } from './lib/machine.js';
 import { fmt, summarize } from './lib/stats.js';
-import { freePort } from '../test/fixtures/free-port.js';
+import { freePort } from './lib/http-client.js';
 
 const { values } = parseArgs({
   options: {

@@ -9,7 +9,6 @@
  *   node --import tsx bench/read-api-logs.ts [--records N] [--queries N]
  */
 import { spawn } from 'node:child_process';
-import { Agent, request as httpRequest } from 'node:http';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,10 +20,10 @@ import type { LogQuery } from '../src/store/index.js';
 import { SqliteLogStore } from '../src/store/sqlite/sqlite-log-store.js';
 import { openCredentialStore } from '../src/server.js';
 import { createLogModel, generateLogBatches } from './lib/generate-logs.js';
+import { createPoster, freePort } from './lib/http-client.js';
 import { describeMachine } from './lib/machine.js';
 import { Prng } from './lib/prng.js';
 import { fmt, summarize } from './lib/stats.js';
-import { freePort } from '../test/fixtures/free-port.js';
 
 const { values } = parseArgs({
   options: { records: { type: 'string', default: '2000000' }, queries: { type: 'string', default: '200' }, keep: { type: 'boolean', default: false } },
@@ -37,19 +36,7 @@ const REGION = 'eu-west-2';
 
 
 // A keep-alive client on node:http: fetch's own overhead on 1 MB answers would be charged to the server.
-const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-function post(url: string, headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: 'POST', headers, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const { post, close: closePoster } = createPoster(1);
 
 async function main(): Promise<void> {
   console.log(`machine: ${describeMachine()}`);
@@ -191,7 +178,7 @@ async function main(): Promise<void> {
   console.log(' floor: a bare node:http server answering a ready-made body of the same average size, same client)');
 
   await sqlStore.close();
-  agent.destroy();
+  closePoster();
   floorServer.kill();
   server.kill('SIGTERM');
   await new Promise((r) => server.once('exit', r));

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildHttpServer, gatewayErrorAnswer, MAX_BODY_BYTES, OMS_CALLS } from './api/index.js';
-import { compileClientIpResolver, compileSecretMasker, DiskSpool, Gateway, RecordWriter, type RecordSink } from './capture/index.js';
+import { compileBearerVerifier, compileClientIpResolver, compileSecretMasker, DiskSpool, Gateway, IngestCommitter, ingestRecordLimit, RecordWriter, type RecordSink } from './capture/index.js';
 import type { Config } from './config/index.js';
 import { systemClock, toWireLog, type Clock } from './domain/index.js';
 import { Authenticator, deriveKey, loadOrCreateMasterKey, LockoutTracker, SecretBox, type CredentialStore } from './identity/index.js';
@@ -217,6 +217,18 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
     clientIp,
     maskSecrets,
     ...(gateway === undefined ? {} : { gateway }),
+    ingest: {
+      verifyToken: config.ingest.token === undefined ? undefined : compileBearerVerifier(config.ingest.token),
+      maxBodyBytes: config.ingest.maxBodyBytes,
+      maxBatches: config.ingest.maxBatches,
+      use: {
+        committer: new IngestCommitter(stores.logs),
+        clock,
+        retentionDays: config.retentionDays,
+        maxLineBytes: config.ingest.maxLineBytes,
+        maxRecords: ingestRecordLimit(config.ingest.maxBodyBytes),
+      },
+    },
     readiness: async () => {
       const spoolBacklog = writer.spoolBacklog;
       if (!writer.canAccept()) return { ready: false, reason: `${writer.backlog} records waiting for the store`, spoolBacklog };

@@ -10,6 +10,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { mapError, oscErrorBody } from './osc-errors.js';
 import { RequestState } from './request-state.js';
 import { registerHealthRoutes, type Readiness } from './routes/health.js';
+import { registerIngestRoutes, type IngestRouteDeps } from './routes/ingest.js';
 import { registerOscApiRoutes, type OscApiDeps } from './routes/osc-api.js';
 
 export const MAX_BODY_BYTES = 1_048_576;
@@ -23,6 +24,7 @@ export interface HttpServerDeps extends OscApiDeps {
   readiness: () => Promise<Readiness>;
   /** With --upstream: requests that are not OMS routes go to the gateway instead of Fastify. */
   gateway?: Gateway;
+  ingest: Omit<IngestRouteDeps, 'logger' | 'metrics' | 'sendError'>;
 }
 
 /** The gateway's view of the one error mapper: status and OUTSCALE body of an error it answers itself. */
@@ -143,6 +145,12 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
 
   registerHealthRoutes(app, { readiness: deps.readiness, metrics: deps.metrics });
   registerOscApiRoutes(app, deps);
+  registerIngestRoutes(app, {
+    ...deps.ingest,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    sendError: (reply, err) => sendOscError(reply, err, deps.logger, deps.metrics),
+  });
   return app;
 }
 

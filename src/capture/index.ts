@@ -7,3 +7,5 @@ export { Gateway, GATEWAY_REQUEST_ID_HEADER, type ErrorAnswer, type GatewayEvent
 export { RequestIdScanner } from './request-id-scanner.js';
 export type { RecordSink } from './record-sink.js';
 export { RemoteRecordSink, serveRemoteRecords, type IpcChannel, type PrimaryMessage, type WorkerMessage } from './remote-record-sink.js';
+export { ingestBatch, ingestRecordLimit, IngestCommitter, parseIngestBody, type CommitOutcome, type IngestDeps, type IngestFormat, type IngestRejection, type IngestReport, type ParsedIngestBody } from './ingest.js';
+export { compileBearerVerifier, type BearerCheck, type BearerVerifier } from './ingest-token.js';

@@ -4,7 +4,7 @@ import { loadConfig, SETTINGS, type Config, type SettingKey } from '../config/in
 /** Adds every setting of the table as a flag, with its variable and default in the help. */
 export function addSettingOptions(command: Command, keys: readonly SettingKey[] = SETTINGS.map((s) => s.key)): Command {
   for (const setting of SETTINGS) {
-    if (!keys.includes(setting.key)) continue;
+    if (!keys.includes(setting.key) || setting.flag === null) continue;
     const defaultText = setting.default === '' ? '' : `, default ${setting.default}`;
     command.addOption(new Option(`${setting.flag} <value>`, `${setting.help} (${setting.env}${defaultText})`));
   }
@@ -16,6 +16,7 @@ export function configFromOptions(command: Command): Config {
   const given = command.opts<Record<string, string | undefined>>();
   const flags: Partial<Record<SettingKey, string>> = {};
   for (const setting of SETTINGS) {
+    if (setting.flag === null) continue;
     const attribute = new Option(`${setting.flag} <value>`).attributeName();
     const value = given[attribute];
     if (value !== undefined) flags[setting.key] = value;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { SETTINGS, type Setting, type SettingKey } from './settings.js';
@@ -18,6 +19,7 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** The gateway: undefined when no upstream is set (OMS then serves only its own routes). */
   readonly gateway: GatewayConfig | undefined;
+  readonly ingest: IngestConfig;
 }
 
 export type Durability = 'strict' | 'relaxed';
@@ -32,13 +34,55 @@ export interface GatewayConfig {
   readonly workers: number;
 }
 
+export interface IngestConfig {
+  /** The bearer token of POST /oms/v1/ingest; undefined when ingest is disabled. Never logged. */
+  readonly token: string | undefined;
+  readonly maxBodyBytes: number;
+  readonly maxLineBytes: number;
+  readonly maxBatches: number;
+}
+
 /** A configuration mistake: printed as one line naming the flag and the variable, exit code 2. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
 function describe(setting: Setting): string {
-  return `${setting.flag} / ${setting.env}`;
+  return setting.flag === null ? setting.env : `${setting.flag} / ${setting.env}`;
+}
+
+// RFC 6750 section 2.1: the b64token characters a Bearer credential is made of.
+const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+const MIN_TOKEN_CHARS = 16;
+const MAX_TOKEN_CHARS = 512;
+const MAX_BYTE_SIZE = 1024 * 1024 * 1024;
+
+function checkIngestToken(where: string, token: string): string {
+  // The message never quotes the value: it is a secret.
+  if (token.length < MIN_TOKEN_CHARS || token.length > MAX_TOKEN_CHARS || !BEARER_TOKEN.test(token)) {
+    throw new ConfigError(
+      `${where}: the ingest token must be ${MIN_TOKEN_CHARS} to ${MAX_TOKEN_CHARS} characters among A-Z a-z 0-9 - . _ ~ + / (optionally ending in =), e.g. the output of openssl rand -hex 32`,
+    );
+  }
+  return token;
+}
+
+/** The ingest token from OMS_INGEST_TOKEN or from a file (flag or variable); both at once is a mistake. */
+function resolveIngestToken(token: string, tokenFile: string): string | undefined {
+  if (token !== '' && tokenFile !== '') {
+    throw new ConfigError('OMS_INGEST_TOKEN and --ingest-token-file / OMS_INGEST_TOKEN_FILE are both set: keep one');
+  }
+  if (tokenFile !== '') {
+    let text: string;
+    try {
+      text = readFileSync(tokenFile, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`--ingest-token-file / OMS_INGEST_TOKEN_FILE: cannot read ${tokenFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    // Files written by `echo` or an editor end with a newline; it is not part of the token.
+    return checkIngestToken('--ingest-token-file / OMS_INGEST_TOKEN_FILE', text.trim());
+  }
+  return token === '' ? undefined : checkIngestToken('OMS_INGEST_TOKEN', token);
 }
 
 function deepFreeze<T>(value: T): T {
@@ -80,6 +124,14 @@ function parseValue(setting: Setting, raw: string): string | number | string[] {
       if (!/^\d{1,6}$/.test(raw) || Number(raw) < 1) throw new ConfigError(`${describe(setting)}: expected a whole number of at least 1, got ${JSON.stringify(raw)}`);
       return Number(raw);
     }
+    case 'byteSize': {
+      if (!/^\d{1,10}$/.test(raw) || Number(raw) < 1024 || Number(raw) > MAX_BYTE_SIZE) {
+        throw new ConfigError(`${describe(setting)}: expected a number of bytes from 1024 to ${MAX_BYTE_SIZE}, got ${JSON.stringify(raw)}`);
+      }
+      return Number(raw);
+    }
+    case 'secret':
+      return raw;
     case 'logLevel': {
       if (!LOG_LEVELS.has(raw)) throw new ConfigError(`${describe(setting)}: expected one of ${[...LOG_LEVELS].join(', ')}, got ${JSON.stringify(raw)}`);
       return raw;
@@ -124,6 +176,13 @@ export function loadConfig(flags: Partial<Record<SettingKey, string>>, env: Node
   const masterKeyFile = get<string>('masterKeyFile');
   const region = get<string>('region');
   if (!/^[a-z0-9-]{1,64}$/.test(region)) throw new ConfigError(`--region / OMS_REGION: ${JSON.stringify(region)} is not a region name`);
+  const ingestMaxBodyBytes = get<number>('ingestMaxBodyBytes');
+  const ingestMaxLineBytes = get<number>('ingestMaxLineBytes');
+  if (ingestMaxLineBytes > ingestMaxBodyBytes) {
+    throw new ConfigError('--ingest-max-line-bytes / OMS_INGEST_MAX_LINE_BYTES: must not exceed --ingest-max-body-bytes / OMS_INGEST_MAX_BODY_BYTES');
+  }
+  const ingestTokenFile = get<string>('ingestTokenFile');
+  const ingestToken = resolveIngestToken(get<string>('ingestToken'), ingestTokenFile === '' ? '' : path.resolve(ingestTokenFile));
   const version = get<string>('apiVersion');
   if (!/^[0-9A-Za-z.-]{1,32}$/.test(version)) throw new ConfigError(`--api-version / OMS_API_VERSION: ${JSON.stringify(version)} is not a version`);
 
@@ -152,5 +211,6 @@ export function loadConfig(flags: Partial<Record<SettingKey, string>>, env: Node
             maxInFlight: get<number>('maxInFlight'),
             workers: get<number>('workers'),
           },
+    ingest: { token: ingestToken, maxBodyBytes: ingestMaxBodyBytes, maxLineBytes: ingestMaxLineBytes, maxBatches: get<number>('ingestMaxBatches') },
   });
 }

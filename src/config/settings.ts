@@ -3,11 +3,12 @@
  * default and its help. The CLI builds its options from this table; load-config.ts merges and validates.
  * Precedence: flag, then environment variable, then default.
  */
-export type SettingType = 'string' | 'port' | 'positiveInt' | 'logLevel' | 'cidrList' | 'upstreamUrl' | 'durability';
+export type SettingType = 'string' | 'port' | 'positiveInt' | 'byteSize' | 'logLevel' | 'cidrList' | 'secret' | 'upstreamUrl' | 'durability';
 
 export interface Setting {
   key: SettingKey;
-  flag: string;
+  /** null for a secret: a flag's value is visible to every user of the machine (`ps`), a variable's is not. */
+  flag: string | null;
   env: string;
   type: SettingType;
   default: string;
@@ -29,7 +30,12 @@ export type SettingKey =
   | 'durability'
   | 'upstreamTimeoutMs'
   | 'maxInFlight'
-  | 'workers';
+  | 'workers'
+  | 'ingestToken'
+  | 'ingestTokenFile'
+  | 'ingestMaxBodyBytes'
+  | 'ingestMaxLineBytes'
+  | 'ingestMaxBatches';
 
 export const SETTINGS: readonly Setting[] = [
   { key: 'host', flag: '--host', env: 'OMS_HOST', type: 'string', default: '127.0.0.1', help: 'address to listen on' },
@@ -47,4 +53,9 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'upstreamTimeoutMs', flag: '--upstream-timeout-ms', env: 'OMS_UPSTREAM_TIMEOUT_MS', type: 'positiveInt', default: '30000', help: 'how long the upstream may take to connect, to send its head, or between two body chunks' },
   { key: 'maxInFlight', flag: '--max-in-flight', env: 'OMS_MAX_IN_FLIGHT', type: 'positiveInt', default: '4096', help: 'gateway calls in progress at once; beyond, calls are refused with 429 and Retry-After' },
   { key: 'workers', flag: '--workers', env: 'OMS_WORKERS', type: 'positiveInt', default: '1', help: 'gateway processes sharing the port and one durable write path (needs --upstream)' },
+  { key: 'ingestToken', flag: null, env: 'OMS_INGEST_TOKEN', type: 'secret', default: '', help: 'bearer token of POST /oms/v1/ingest (unset: ingest is disabled)' },
+  { key: 'ingestTokenFile', flag: '--ingest-token-file', env: 'OMS_INGEST_TOKEN_FILE', type: 'string', default: '', help: 'file holding the bearer token of POST /oms/v1/ingest, instead of OMS_INGEST_TOKEN' },
+  { key: 'ingestMaxBodyBytes', flag: '--ingest-max-body-bytes', env: 'OMS_INGEST_MAX_BODY_BYTES', type: 'byteSize', default: '16777216', help: 'largest ingest body, as sent and after gunzip (larger: 413)' },
+  { key: 'ingestMaxLineBytes', flag: '--ingest-max-line-bytes', env: 'OMS_INGEST_MAX_LINE_BYTES', type: 'byteSize', default: '4194304', help: 'longest NDJSON line of an ingest body (longer: that line is rejected)' },
+  { key: 'ingestMaxBatches', flag: '--ingest-max-batches', env: 'OMS_INGEST_MAX_BATCHES', type: 'positiveInt', default: '8', help: 'ingest requests handled at once (more: 429 with Retry-After)' },
 ];

@@ -26,8 +26,12 @@ export interface ParsedDate {
 
 const MAX_DATE_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Gregorian calendar, without allocating a Date (dates are parsed once per ingested record). */
 function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)) return 29;
+  return DAYS_IN_MONTH[month - 1] ?? 0;
 }
 
 function validCalendarDate(year: number, month: number, day: number): boolean {
@@ -41,6 +45,8 @@ function validCalendarDate(year: number, month: number, day: number): boolean {
  */
 export function parseIsoDate(text: string): ParsedDate | undefined {
   if (text.length > 40) return undefined;
+  const canonical = parseCanonicalUs(text);
+  if (canonical !== undefined) return { us: canonical, dateOnly: false };
   const d = DATE_ONLY.exec(text);
   if (d) {
     const [year, month, day] = [Number(d[1]), Number(d[2]), Number(d[3])];
@@ -69,6 +75,47 @@ export function parseIsoDate(text: string): ParsedDate | undefined {
   // An offset can move a 1970-01-01 local time before the epoch, or a 9999-12-31 one into year 10000.
   if (us < 0 || ms > MAX_DATE_MS) return undefined;
   return { us, dateOnly: false };
+}
+
+/** The digits text[from..to) as a number, or -1 if one of them is not a digit. */
+function digitsAt(text: string, from: number, to: number): number {
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+/**
+ * The form OMS itself writes and every ingested or imported record carries, `2021-08-11T09:55:02.842375Z`,
+ * read without regular expressions (once per record on the ingest path). Anything else, valid or not,
+ * returns undefined and goes through the general parser, which gives the same result for this form.
+ */
+function parseCanonicalUs(text: string): number | undefined {
+  if (
+    text.length !== 27 ||
+    text.charCodeAt(4) !== 45 || // -
+    text.charCodeAt(7) !== 45 ||
+    text.charCodeAt(10) !== 84 || // T
+    text.charCodeAt(13) !== 58 || // :
+    text.charCodeAt(16) !== 58 ||
+    text.charCodeAt(19) !== 46 || // .
+    text.charCodeAt(26) !== 90 // Z
+  ) {
+    return undefined;
+  }
+  const year = digitsAt(text, 0, 4);
+  const month = digitsAt(text, 5, 7);
+  const day = digitsAt(text, 8, 10);
+  const hour = digitsAt(text, 11, 13);
+  const minute = digitsAt(text, 14, 16);
+  const second = digitsAt(text, 17, 19);
+  const fractionUs = digitsAt(text, 20, 26);
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || fractionUs < 0) return undefined;
+  if (!validCalendarDate(year, month, day)) return undefined;
+  return Date.UTC(year, month - 1, day, hour, minute, second) * US_PER_MS + fractionUs;
 }
 
 const US_PER_MINUTE = 60 * US_PER_SECOND;

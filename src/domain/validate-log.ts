@@ -1,5 +1,5 @@
 import { LOG_FIELDS, type Log, type LogRecord } from './log.js';
-import { parseIsoDate } from './time.js';
+import { parseIsoDate, US_PER_DAY, US_PER_SECOND } from './time.js';
 
 /**
  * Validation of log records that come from outside (import files, the ingest endpoint): each record is
@@ -49,11 +49,16 @@ export function validateLog(input: unknown, limits: LogValidationLimits = {}): L
     return { ok: false, error: 'a record must be a JSON object' };
   }
   const obj = input as Record<string, unknown>;
+  // Own keys are distinct: 16 known ones are the 16 fields, and the missing-field pass is only for errors.
+  let known = 0;
   for (const key of Object.keys(obj)) {
     if (!FIELD_SET.has(key)) return { ok: false, error: `unknown field ${JSON.stringify(key.slice(0, 64))}` };
+    known++;
   }
-  for (const field of LOG_FIELDS) {
-    if (!(field in obj)) return { ok: false, error: `missing field ${field}` };
+  if (known !== LOG_FIELDS.length) {
+    for (const field of LOG_FIELDS) {
+      if (!(field in obj)) return { ok: false, error: `missing field ${field}` };
+    }
   }
   const error =
     checkString('AccountId', obj.AccountId) ??
@@ -86,6 +91,50 @@ export function validateLog(input: unknown, limits: LogValidationLimits = {}): L
   if (limits.maxDateUs !== undefined && date.us > limits.maxDateUs) {
     return { ok: false, error: 'QueryDate is in the future' };
   }
-  const { QueryDate: _wireDate, ...rest } = log;
-  return { ok: true, record: { ...rest, QueryDateUs: date.us } };
+  // Built field by field (one object of one shape) rather than by rest and spread, which copy twice:
+  // on the ingest path this is per record.
+  const record: LogRecord = {
+    AccountId: log.AccountId,
+    CallDuration: log.CallDuration,
+    QueryAccessKey: log.QueryAccessKey,
+    QueryApiName: log.QueryApiName,
+    QueryApiVersion: log.QueryApiVersion,
+    QueryCallName: log.QueryCallName,
+    QueryDateUs: date.us,
+    QueryHeaderRaw: log.QueryHeaderRaw,
+    QueryHeaderSize: log.QueryHeaderSize,
+    QueryIpAddress: log.QueryIpAddress,
+    QueryPayloadRaw: log.QueryPayloadRaw,
+    QueryPayloadSize: log.QueryPayloadSize,
+    QueryUserAgent: log.QueryUserAgent,
+    RequestId: log.RequestId,
+    ResponseSize: log.ResponseSize,
+    ResponseStatusCode: log.ResponseStatusCode,
+  };
+  return { ok: true, record };
+}
+
+/** How far ahead of the server clock a record may be dated: clocks of front ends drift a little. */
+export const FUTURE_TOLERANCE_US = 300 * US_PER_SECOND;
+
+/**
+ * The date bounds of every external record (import and ingest alike): not older than the retention,
+ * since it would be purged at once, and not more than FUTURE_TOLERANCE_US ahead of `nowUs`.
+ */
+export function recordDateLimits(nowUs: number, retentionDays: number): Required<LogValidationLimits> {
+  return { minDateUs: nowUs - retentionDays * US_PER_DAY, maxDateUs: nowUs + FUTURE_TOLERANCE_US };
+}
+
+/**
+ * One line of NDJSON (or one element's text) to a validated record: JSON.parse, then validateLog.
+ * The caller decides what a blank line is and how long a line may be.
+ */
+export function parseLogLine(text: string, limits: LogValidationLimits = {}): LogValidation {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, error: 'not valid JSON' };
+  }
+  return validateLog(value, limits);
 }

@@ -14,6 +14,9 @@ export class Metrics {
   readonly throttled: Counter;
   readonly recordsSpooled: Counter;
   readonly spoolBacklog: Gauge;
+  readonly ingestRecords: Counter<'outcome'>;
+  readonly ingestBatches: Counter<'status'>;
+  readonly ingestInFlight: Gauge;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'oms_process_' });
@@ -49,5 +52,18 @@ export class Metrics {
     this.throttled = new Counter({ name: 'oms_gateway_throttled_total', help: 'Calls refused with 429 because the gateway was at its limits', registers: [this.registry] });
     this.recordsSpooled = new Counter({ name: 'oms_records_spooled_total', help: 'Log records written to the disk spool because the store refused them', registers: [this.registry] });
     this.spoolBacklog = new Gauge({ name: 'oms_spool_backlog_records', help: 'Log records in the disk spool waiting to be replayed into the store', registers: [this.registry] });
+    this.ingestRecords = new Counter({
+      name: 'oms_ingest_records_total',
+      help: 'Records received on POST /oms/v1/ingest, by outcome (accepted, duplicate, rejected)',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+    });
+    this.ingestBatches = new Counter({
+      name: 'oms_ingest_batches_total',
+      help: 'Batches posted to /oms/v1/ingest, by HTTP status of the answer',
+      labelNames: ['status'],
+      registers: [this.registry],
+    });
+    this.ingestInFlight = new Gauge({ name: 'oms_ingest_batches_in_flight', help: 'Ingest batches being received or stored', registers: [this.registry] });
   }
 }

@@ -2,7 +2,7 @@ import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { validateLog, US_PER_DAY, US_PER_SECOND, type Clock, type LogRecord } from '../../domain/index.js';
+import { parseLogLine, recordDateLimits, type Clock, type LogRecord } from '../../domain/index.js';
 import type { LogStore } from '../../store/index.js';
 
 export interface ImportReport {
@@ -21,7 +21,6 @@ export interface ImportOptions {
 
 /** Lines longer than this are rejected without being parsed. */
 export const MAX_LINE_CHARS = 4 * 1024 * 1024;
-const FUTURE_TOLERANCE_US = 300 * US_PER_SECOND;
 
 /** Gunzips the stream when it starts with the gzip magic bytes, whatever the file is called. */
 async function maybeGunzip(input: Readable): Promise<Readable> {
@@ -131,15 +130,7 @@ export async function importRecords(file: string, store: LogStore, options: Impo
         report.Rejected.push({ Line: lineNumber, Error: `line is longer than ${MAX_LINE_CHARS} characters` });
         continue;
       }
-      let value: unknown;
-      try {
-        value = JSON.parse(line);
-      } catch {
-        report.Rejected.push({ Line: lineNumber, Error: 'not valid JSON' });
-        continue;
-      }
-      const nowUs = options.clock.nowUs();
-      const checked = validateLog(value, { minDateUs: nowUs - options.retentionDays * US_PER_DAY, maxDateUs: nowUs + FUTURE_TOLERANCE_US });
+      const checked = parseLogLine(line, recordDateLimits(options.clock.nowUs(), options.retentionDays));
       if (!checked.ok) {
         report.Rejected.push({ Line: lineNumber, Error: checked.error });
         continue;
