@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { formatIsoUs, type LogRecord } from '../../src/domain/index.js';
 import { SqliteLogStore } from '../../src/store/sqlite/sqlite-log-store.js';
 import { callSigned, makeRecord } from '../fixtures/test-server.js';
-import { freePort } from '../fixtures/free-port.js';
+import { freePort } from '../../bench/lib/http-client.js';
 
 const OMS = path.resolve('dist/cli/oms.js');
 const dirs: string[] = [];

@@ -11,7 +11,7 @@ import { signRequest } from '../../src/identity/sigv4/index.js';
 import { SqliteLogStore } from '../../src/store/sqlite/sqlite-log-store.js';
 import { startUpstreamFixture, type UpstreamFixture } from '../fixtures/upstream-fixture.js';
 import { REGION, startTestServer, type TestKey } from '../fixtures/test-server.js';
-import { freePort } from '../fixtures/free-port.js';
+import { freePort } from '../../bench/lib/http-client.js';
 
 const run = promisify(execFile);
 const OMS = path.resolve('dist/cli/oms.js');
