@@ -80,22 +80,12 @@ export function toWireLog(r: LogRecord): Log {
   };
 }
 
-const NON_ASCII = /[\u0080-\uffff]/;
-const NON_ASCII_ALL = /[\u0080-\uffff]/g;
-
 /**
- * The JSON text of a record's wire Log, in ASCII: characters beyond U+007F are written as \u escapes
- * (JSON.stringify already escapes lone surrogates). The same JSON value as JSON.stringify gives, with
- * one byte per character, so a page of them is encoded to bytes as latin1, twice as fast as UTF-8.
+ * The JSON text of a record's wire Log, as ReadApiLogs sends it (16 fields in Log order). The SQLite
+ * store keeps it with each row, so that a page is its rows' texts joined (sqlite/schema.ts, point 6).
  */
 export function wireLogJson(r: LogRecord): string {
-  return asciiJson(JSON.stringify(toWireLog(r)));
-}
-
-/** JSON text with every character beyond U+007F written as a \u escape: the same JSON value. */
-export function asciiJson(json: string): string {
-  if (!NON_ASCII.test(json)) return json;
-  return json.replace(NON_ASCII_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(toWireLog(r));
 }
 
 export const STRING_FIELDS = [

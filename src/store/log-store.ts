@@ -89,7 +89,7 @@ export interface LogPage {
 }
 
 export interface WireLogPage {
-  /** `wireLogJson(record)` of each record of the page, in page order: ASCII JSON, 16 fields in Log order. */
+  /** `wireLogJson(record)` of each record of the page, in page order: 16 fields in Log order. */
   logs: string[];
   /** The position of the last log of the page, for the next page's cursor; undefined when empty. */
   last: LogCursor | undefined;

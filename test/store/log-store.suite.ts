@@ -116,7 +116,7 @@ async function appendChecked(store: LogStore, oracle: Oracle, records: readonly 
 
 /**
  * readWirePage reads the same page as readPage, each log the wire form of its record: the same JSON
- * value as JSON.stringify(toWireLog(record)), with its 16 fields in Log order, in printable ASCII.
+ * value as JSON.stringify(toWireLog(record)), with its 16 fields in Log order.
  */
 async function assertWirePageMatches(store: LogStore, query: LogQuery, page: LogPage): Promise<void> {
   const wire = await store.readWirePage(query);
@@ -127,8 +127,6 @@ async function assertWirePageMatches(store: LogStore, query: LogQuery, page: Log
   );
   for (const text of wire.logs) {
     assert.deepEqual(Object.keys(JSON.parse(text) as object), Object.keys(toWireLog(page.records[0] as StoredLogRecord)));
-    // ASCII only: ReadApiLogs encodes the joined logs as latin1 (encodeReadApiLogsAnswer).
-    assert.ok(/^[\x20-\x7e]*$/.test(text), `a wire log is not printable ASCII: ${text.slice(0, 80)}`);
   }
   const last = page.records[page.records.length - 1];
   assert.deepEqual(wire.last, last === undefined ? undefined : { dateUs: last.QueryDateUs, seq: last.ArrivalSeq });

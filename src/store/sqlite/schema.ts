@@ -170,7 +170,7 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT`,
     ],
     // Rows are copied in JavaScript so that LogJson is exactly what an append writes (wireLogJson):
-    // SQLite's json_object escapes differently and keeps non-ASCII characters.
+    // SQLite's json_object escapes control characters differently.
     after(db) {
       const read = db.prepare(
         'SELECT ArrivalSeq, AccountId, CallDuration, QueryAccessKey, QueryApiName, QueryApiVersion, QueryCallName, ' +
