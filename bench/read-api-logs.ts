@@ -34,6 +34,7 @@ const QUERIES = Number(values.queries);
 const SEED = 7;
 const REGION = 'eu-west-2';
 
+
 // A keep-alive client on node:http: fetch's own overhead on 1 MB answers would be charged to the server.
 const { post, close: closePoster } = createPoster(1);
 

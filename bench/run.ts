@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 
-const BENCHES = ['bench/store-import.ts', 'bench/import-cli.ts', 'bench/ingest.ts', 'bench/read-api-logs.ts', 'bench/clickhouse-store.ts'];
+const BENCHES = ['bench/store-import.ts', 'bench/import-cli.ts', 'bench/ingest.ts', 'bench/read-api-logs.ts', 'bench/gateway.ts', 'bench/clickhouse-store.ts'];
 const args = process.argv.slice(2);
 let failed = false;
 for (const bench of BENCHES) {

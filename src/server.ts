@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { buildHttpServer } from './api/index.js';
-import { compileBearerVerifier, compileClientIpResolver, compileSecretMasker, IngestCommitter, ingestRecordLimit, RecordWriter } from './capture/index.js';
+import { buildHttpServer, gatewayErrorAnswer, MAX_BODY_BYTES, OMS_CALLS } from './api/index.js';
+import { compileBearerVerifier, compileClientIpResolver, compileSecretMasker, DiskSpool, Gateway, IngestCommitter, ingestRecordLimit, RecordWriter, type RecordSink } from './capture/index.js';
 import type { ClickHouseStoreConfig, Config } from './config/index.js';
 import { systemClock, toWireLog, type Clock } from './domain/index.js';
 import { Authenticator, deriveKey, loadOrCreateMasterKey, LockoutTracker, SecretBox, type CredentialStore } from './identity/index.js';
@@ -40,23 +40,41 @@ export function openCredentialStore(config: Config): { credentials: CredentialSt
   return { credentials, masterKey };
 }
 
-export function openLogStore(config: Config): LogStore {
+export interface LogStoreTuning {
+  busyTimeoutMs?: number;
+  synchronous?: 'normal' | 'full';
+  /** false: no write thread (a `--workers` gateway worker only reads; the primary writes). */
+  writeThread?: boolean;
+}
+
+/**
+ * How `oms serve` opens the log store when it is a gateway. Strict durability means on disk: each
+ * commit (one per group of calls) is fsynced. A write that finds the file locked gives up after 100 ms
+ * instead of 5 s, and the spool takes the records meanwhile.
+ */
+export function serveStoreTuning(config: Config): LogStoreTuning {
+  if (config.gateway === undefined) return {};
+  return { busyTimeoutMs: 100, synchronous: config.gateway.durability === 'strict' ? 'full' : 'normal' };
+}
+
+/** The SQLite tuning applies to SQLite only; ClickHouse commits are its own. */
+export function openLogStore(config: Config, tuning: LogStoreTuning = {}): LogStore {
   if (config.store.kind === 'clickhouse') {
     return new ClickHouseLogStore({ nodes: clickHouseNodes(config.store), database: config.store.database, cluster: config.store.cluster });
   }
   mkdirSync(config.dataDir, { recursive: true });
-  return new SqliteLogStore({ path: config.store.path });
+  return new SqliteLogStore({ path: config.store.path, ...tuning });
 }
 
 function clickHouseNodes(store: ClickHouseStoreConfig): ClickHouseNodeOptions[] {
   return store.urls.map((url) => ({ url, username: store.username, password: store.password }));
 }
 
-export function openStores(config: Config): Stores {
+export function openStores(config: Config, tuning: LogStoreTuning = {}): Stores {
   const { credentials, masterKey } = openCredentialStore(config);
   let logs: LogStore;
   try {
-    logs = openLogStore(config);
+    logs = openLogStore(config, tuning);
   } catch (err) {
     void credentials.close();
     throw err;
@@ -74,11 +92,17 @@ export function openStores(config: Config): Stores {
 
 export interface OmsServer {
   app: FastifyInstance;
-  writer: RecordWriter;
+  /** Where this server's records go: its own RecordWriter, or the primary's (a `--workers` gateway worker). */
+  writer: RecordSink;
+  /** This process's own durable write path; undefined in a gateway worker. */
+  recordWriter: RecordWriter | undefined;
+  gateway: Gateway | undefined;
   metrics: Metrics;
   retention: RetentionScheduler;
-  /** Starts listening and the retention schedule; resolves to the listening address. */
+  /** Starts listening and (unless a gateway worker) the maintenance; resolves to the listening address. */
   listen(): Promise<string>;
+  /** Retention purges and planner statistics, hourly: in the one process that owns the write path. */
+  startMaintenance(): void;
   /** Stops accepting calls, finishes those in flight, writes every pending record, closes the stores. */
   close(): Promise<void>;
 }
@@ -88,6 +112,51 @@ export interface BuildOptions {
   clock?: Clock;
   /** Collect Node's process metrics (off in tests that build many servers). */
   defaultMetrics?: boolean;
+  /**
+   * A gateway worker of `oms serve --workers N`: records go to this sink (the primary's write path) and
+   * the primary alone runs the spool, retention and store maintenance.
+   */
+  sink?: RecordSink;
+}
+
+export interface WritePath {
+  writer: RecordWriter;
+  close(timeoutMs: number): Promise<void>;
+}
+
+/** The durable write path: the RecordWriter over the store, with its disk spool under DATA/spool. */
+export function openWritePath(config: Config, stores: Stores, logger: Logger, metrics: Metrics): WritePath {
+  // Records the store refuses wait here, on local disk, and are replayed when it takes writes again.
+  const spool = DiskSpool.open({
+    dir: path.join(config.dataDir, 'spool'),
+    onBadLine: (line) => logger.error({ line }, 'spool line skipped'),
+  });
+  const writer = new RecordWriter(stores.logs, {
+    spool,
+    // relaxed: records wait up to 10 ms for company (well within the 100 ms promise); strict: none.
+    flushDelayMs: config.gateway?.durability === 'relaxed' ? 10 : 0,
+    // Bounded: at about 2 KB a record, at most some 40 MB wait in memory; beyond, calls get 429.
+    maxQueued: 20_000,
+    onError: (err, queued) => logger.error({ err, queued }, 'writing records failed; the spool takes them, or they are retried'),
+    onWritten: (records, queued) => {
+      metrics.recordsWritten.inc(records);
+      metrics.recordQueue.set(queued);
+      metrics.spoolBacklog.set(writer.spoolBacklog);
+    },
+    onSpooled: (records, backlog) => {
+      metrics.recordsSpooled.inc(records);
+      metrics.spoolBacklog.set(backlog);
+    },
+  });
+  metrics.spoolBacklog.set(writer.spoolBacklog);
+  return {
+    writer,
+    async close(timeoutMs) {
+      const flushed = await writer.close(timeoutMs);
+      if (!flushed) saveUnwritten(config.dataDir, writer, logger);
+      await spool.close();
+    },
+  };
 }
 
 const SHUTDOWN_FLUSH_MS = 10_000;
@@ -96,13 +165,50 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
   const clock = options.clock ?? systemClock;
   const logger = options.logger;
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true });
-  const writer = new RecordWriter(stores.logs, {
-    onError: (err, queued) => logger.error({ err, queued }, 'writing records to the store failed; retrying'),
-    onWritten: (records, queued) => {
-      metrics.recordsWritten.inc(records);
-      metrics.recordQueue.set(queued);
-    },
-  });
+  const writePath = options.sink === undefined ? openWritePath(config, stores, logger, metrics) : undefined;
+  const writer: RecordSink = options.sink ?? (writePath as WritePath).writer;
+  const authenticator = new Authenticator({ credentials: stores.credentials, lockout: new LockoutTracker(clock), clock, region: config.api.region });
+  const clientIp = compileClientIpResolver(config.trustedProxies);
+  const maskSecrets = compileSecretMasker();
+  const gateway =
+    config.gateway === undefined
+      ? undefined
+      : new Gateway({
+          upstream: config.gateway.upstream,
+          durability: config.gateway.durability,
+          upstreamTimeoutMs: config.gateway.upstreamTimeoutMs,
+          maxInFlight: config.gateway.maxInFlight,
+          authenticator,
+          writer,
+          clock,
+          apiVersion: config.api.version,
+          clientIp,
+          maskSecrets,
+          maxBodyBytes: MAX_BODY_BYTES,
+          omsCalls: OMS_CALLS,
+          errorAnswer: gatewayErrorAnswer,
+          events: {
+            onCall: (call) => {
+              metrics.gatewayCalls.inc({ kind: call.kind, status: String(call.status), recorded: call.recorded ? 'yes' : 'no' });
+              metrics.recordQueue.set(writer.backlog);
+              logger.info(
+                { requestId: call.requestId, method: call.method, path: call.path, status: call.status, durationUs: call.durationUs, call: call.callName, kind: call.kind, recorded: call.recorded },
+                'gateway call',
+              );
+            },
+            onAuthRefused: (err, requestId) => {
+              const kind = (err as { kind?: unknown }).kind === 'KeyLockedOut' ? 'KeyLockedOut' : 'AuthenticationFailed';
+              metrics.authFailures.inc({ kind });
+              const cause = (err as { cause?: unknown }).cause;
+              logger.info({ requestId, reason: typeof cause === 'string' ? cause : undefined }, 'authentication refused');
+            },
+            onUpstreamError: (err, kind) => {
+              metrics.upstreamErrors.inc({ kind });
+              logger.warn({ err, kind }, 'upstream failed');
+            },
+            onThrottled: () => metrics.throttled.inc(),
+          },
+        });
   const retention = new RetentionScheduler(stores.logs, {
     retentionDays: config.retentionDays,
     clock,
@@ -113,7 +219,7 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
     onError: (err) => logger.error({ err }, 'retention purge failed'),
   });
   const app = buildHttpServer({
-    authenticator: new Authenticator({ credentials: stores.credentials, lockout: new LockoutTracker(clock), clock, region: config.api.region }),
+    authenticator,
     readApiLogs: {
       store: stores.logs,
       pageTokens: new PageTokenCodec(deriveKey(stores.masterKey, 'page-tokens')),
@@ -125,8 +231,9 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
     apiVersion: config.api.version,
     logger,
     metrics,
-    clientIp: compileClientIpResolver(config.trustedProxies),
-    maskSecrets: compileSecretMasker(),
+    clientIp,
+    maskSecrets,
+    ...(gateway === undefined ? {} : { gateway }),
     ingest: {
       verifyToken: config.ingest.token === undefined ? undefined : compileBearerVerifier(config.ingest.token),
       maxBodyBytes: config.ingest.maxBodyBytes,
@@ -140,12 +247,14 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
       },
     },
     readiness: async () => {
-      if (!writer.canAccept()) return { ready: false, reason: `${writer.backlog} records waiting for the store` };
+      const spoolBacklog = writer.spoolBacklog;
+      if (!writer.canAccept()) return { ready: false, reason: `${writer.backlog} records waiting for the store`, spoolBacklog };
+      if (writer.storeRefusing) return { ready: false, reason: `the log store refuses writes; ${spoolBacklog} records wait in the spool`, spoolBacklog };
       try {
         await stores.logs.highWaterMark();
-        return { ready: true };
+        return { ready: true, spoolBacklog };
       } catch {
-        return { ready: false, reason: 'the log store does not answer' };
+        return { ready: false, reason: 'the log store does not answer', spoolBacklog };
       }
     },
   });
@@ -154,24 +263,32 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
   return {
     app,
     writer,
+    recordWriter: writePath?.writer,
+    gateway,
     metrics,
     retention,
     async listen() {
       const address = await app.listen({ host: config.server.host, port: config.server.port });
+      // A gateway worker leaves retention and store maintenance to the primary.
+      if (options.sink === undefined) this.startMaintenance();
+      return address;
+    },
+    startMaintenance() {
+      if (optimizeTimer !== undefined) return;
       retention.start();
       // Planner statistics drift as the store grows; refreshing them is cheap (SQLite: PRAGMA optimize).
       optimizeTimer = setInterval(() => {
         stores.logs.optimize().catch((err: unknown) => logger.warn({ err }, 'store optimize failed'));
       }, 3_600_000);
       optimizeTimer.unref();
-      return address;
     },
     async close() {
       if (optimizeTimer !== undefined) clearInterval(optimizeTimer);
       await app.close();
+      await gateway?.close();
       await retention.stop();
-      const flushed = await writer.flush(SHUTDOWN_FLUSH_MS);
-      if (!flushed) saveUnwritten(config.dataDir, writer, logger);
+      if (writePath !== undefined) await writePath.close(SHUTDOWN_FLUSH_MS);
+      else await writer.close(SHUTDOWN_FLUSH_MS);
       await stores.close();
     },
   };
@@ -181,7 +298,7 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
  * Last resort at shutdown when the store refuses writes: the pending records go to an NDJSON file that
  * `oms admin import` takes back, so that a shutdown never loses a record.
  */
-function saveUnwritten(dataDir: string, writer: RecordWriter, logger: Logger): void {
+function saveUnwritten(dataDir: string, writer: RecordSink, logger: Logger): void {
   const records = writer.takeUnwritten();
   if (records.length === 0) return;
   const file = path.join(dataDir, `unwritten-${Date.now()}.ndjson`);

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Clock, LogRecord } from '../domain/index.js';
-import type { ClientIpResolver, RecordWriter, SecretMasker } from '../capture/index.js';
+import type { ClientIpResolver, ErrorAnswer, Gateway, RecordSink, SecretMasker } from '../capture/index.js';
 import { formatHeaderRaw, measureHeaderBytes } from '../capture/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -21,8 +22,20 @@ export interface HttpServerDeps extends OscApiDeps {
   clientIp: ClientIpResolver;
   maskSecrets: SecretMasker;
   readiness: () => Promise<Readiness>;
+  /** With --upstream: requests that are not OMS routes go to the gateway instead of Fastify. */
+  gateway?: Gateway;
   ingest: Omit<IngestRouteDeps, 'logger' | 'metrics' | 'sendError'>;
 }
+
+/** The gateway's view of the one error mapper: status and OUTSCALE body of an error it answers itself. */
+export function gatewayErrorAnswer(err: unknown, requestId: string): ErrorAnswer {
+  const mapped = mapError(err, requestId);
+  return { status: mapped.status, body: JSON.stringify(mapped.body), retryAfterSec: mapped.retryAfterSec };
+}
+
+const REQUEST_TIMEOUT_MS = 30_000;
+const CONNECTION_TIMEOUT_MS = 60_000;
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
 /** Statuses after which a call is not recorded (SPEC section 3): unauthorized and unknown call. */
 const NOT_RECORDED: ReadonlySet<number> = new Set([401, 404]);
@@ -59,7 +72,24 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
 }
 
 export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
+  const gateway = deps.gateway;
   const app = Fastify({
+    // With a gateway, the node:http server is ours: gateway calls go straight to it (no Fastify routing
+    // on the hot path), OMS's own routes to Fastify. The timeouts are those Fastify sets on its own server.
+    ...(gateway === undefined
+      ? {}
+      : {
+          serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
+            const server = createServer((req, res) => {
+              if (gateway.isOmsRoute(req)) handler(req, res);
+              else gateway.handle(req, res);
+            });
+            server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+            server.requestTimeout = REQUEST_TIMEOUT_MS;
+            server.setTimeout(CONNECTION_TIMEOUT_MS);
+            return server;
+          },
+        }),
     logger: false,
     bodyLimit: MAX_BODY_BYTES,
     genReqId: () => randomUUID(),
@@ -68,9 +98,9 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
     routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true, maxParamLength: 128 },
     return503OnClosing: false,
     // Slow bodies and slow heads (slowloris) are cut after these, per request and per connection.
-    requestTimeout: 30_000,
-    connectionTimeout: 60_000,
-    keepAliveTimeout: 5_000,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     maxRequestsPerSocket: 0,
     forceCloseConnections: 'idle',
     clientErrorHandler: answerClientError,

@@ -17,6 +17,9 @@ const SPEC_TABLE: Record<Exclude<ErrorKind, 'RequestTooLarge'>, [number, string,
   Throttled: [429, '10', 'RequestLimitExceeded'],
   Internal: [500, '2000', 'InternalError'],
   StoreUnavailable: [503, '2001', 'ServiceUnavailable'],
+  UpstreamFailed: [502, '2001', 'ServiceUnavailable'],
+  UpstreamUnreachable: [503, '2001', 'ServiceUnavailable'],
+  UpstreamTimeout: [504, '2001', 'ServiceUnavailable'],
 };
 
 const ALL_KINDS = [...Object.keys(SPEC_TABLE), 'RequestTooLarge'] as ErrorKind[];

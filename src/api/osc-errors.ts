@@ -22,6 +22,12 @@ export const OSC_ERRORS = {
   Throttled: { status: 429, code: '10', type: 'RequestLimitExceeded' },
   Internal: { status: 500, code: '2000', type: 'InternalError' },
   StoreUnavailable: { status: 503, code: '2001', type: 'ServiceUnavailable' },
+  // The gateway's own answers when the upstream API gives none (SPEC section 8). The OUTSCALE error
+  // list has no code of its own for a proxy failure; 2001 ServiceUnavailable is the nearest, and the
+  // HTTP status tells the three apart (RFC 9110 sections 15.6.3 to 15.6.5).
+  UpstreamFailed: { status: 502, code: '2001', type: 'ServiceUnavailable' },
+  UpstreamUnreachable: { status: 503, code: '2001', type: 'ServiceUnavailable' },
+  UpstreamTimeout: { status: 504, code: '2001', type: 'ServiceUnavailable' },
 } as const satisfies Record<ErrorKind, OscErrorRow>;
 
 export interface OscErrorBody {

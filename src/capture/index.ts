@@ -3,5 +3,9 @@ export { formatHeaderRaw, measureHeaderBytes, compileSecretMasker, DEFAULT_SECRE
 export { RecordWriter, type RecordWriterOptions } from './record-writer.js';
 export { classifyCall, normaliseCallPath, type CallClass, type ClassifyCallInput } from './classify-call.js';
 export { DiskSpool, type DiskSpoolOptions } from './spool/disk-spool.js';
+export { Gateway, GATEWAY_REQUEST_ID_HEADER, type ErrorAnswer, type GatewayEvents, type GatewayOptions } from './gateway.js';
+export { RequestIdScanner } from './request-id-scanner.js';
+export type { RecordSink } from './record-sink.js';
+export { RemoteRecordSink, serveRemoteRecords, type IpcChannel, type PrimaryMessage, type WorkerMessage } from './remote-record-sink.js';
 export { ingestBatch, ingestRecordLimit, IngestCommitter, parseIngestBody, type CommitOutcome, type IngestDeps, type IngestFormat, type IngestRejection, type IngestReport, type ParsedIngestBody } from './ingest.js';
 export { compileBearerVerifier, type BearerCheck, type BearerVerifier } from './ingest-token.js';

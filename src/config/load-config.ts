@@ -17,7 +17,21 @@ export interface Config {
   readonly retentionDays: number;
   readonly trustedProxies: readonly string[];
   readonly logLevel: LogLevel;
+  /** The gateway: undefined when no upstream is set (OMS then serves only its own routes). */
+  readonly gateway: GatewayConfig | undefined;
   readonly ingest: IngestConfig;
+}
+
+export type Durability = 'strict' | 'relaxed';
+
+export interface GatewayConfig {
+  /** Origin of the upstream API, e.g. `https://api.eu-west-2.outscale.com`. */
+  readonly upstream: string;
+  readonly durability: Durability;
+  readonly upstreamTimeoutMs: number;
+  readonly maxInFlight: number;
+  /** Gateway processes; with more than one, a primary process owns the write path (store, spool). */
+  readonly workers: number;
 }
 
 export interface IngestConfig {
@@ -118,6 +132,25 @@ function deepFreeze<T>(value: T): T {
 
 function parseValue(setting: Setting, raw: string): string | number | string[] {
   switch (setting.type) {
+    case 'upstreamUrl': {
+      if (raw === '') return raw;
+      let url: URL;
+      try {
+        url = new URL(raw);
+      } catch {
+        throw new ConfigError(`${describe(setting)}: expected an http:// or https:// URL, got ${JSON.stringify(raw)}`);
+      }
+      // Never echo credentials put in the URL: the message goes to a terminal or a log.
+      if (url.username !== '' || url.password !== '') throw new ConfigError(`${describe(setting)}: expected an http:// or https:// origin without path, query or credentials; this one has credentials`);
+      if ((url.protocol !== 'http:' && url.protocol !== 'https:') || (url.pathname !== '/' && url.pathname !== '') || url.search !== '') {
+        throw new ConfigError(`${describe(setting)}: expected an http:// or https:// origin without path, query or credentials, got ${JSON.stringify(raw)}`);
+      }
+      return url.origin;
+    }
+    case 'durability': {
+      if (raw !== 'strict' && raw !== 'relaxed') throw new ConfigError(`${describe(setting)}: expected strict or relaxed, got ${JSON.stringify(raw)}`);
+      return raw;
+    }
     case 'string':
       return raw;
     case 'port': {
@@ -197,6 +230,11 @@ export function loadConfig(flags: Partial<Record<SettingKey, string>>, env: Node
   const version = get<string>('apiVersion');
   if (!/^[0-9A-Za-z.-]{1,32}$/.test(version)) throw new ConfigError(`--api-version / OMS_API_VERSION: ${JSON.stringify(version)} is not a version`);
 
+  if (get<string>('upstream') === '' && get<number>('workers') > 1) {
+    throw new ConfigError('--workers / OMS_WORKERS: more than one process needs --upstream / OMS_UPSTREAM (the gateway)');
+  }
+  if (get<number>('workers') > 64) throw new ConfigError('--workers / OMS_WORKERS: at most 64');
+
   return deepFreeze<Config>({
     server: { host: get<string>('host'), port: get<number>('port') },
     dataDir,
@@ -207,6 +245,16 @@ export function loadConfig(flags: Partial<Record<SettingKey, string>>, env: Node
     retentionDays: get<number>('retentionDays'),
     trustedProxies: get<string[]>('trustedProxies'),
     logLevel: get<LogLevel>('logLevel'),
+    gateway:
+      get<string>('upstream') === ''
+        ? undefined
+        : {
+            upstream: get<string>('upstream'),
+            durability: get<Durability>('durability'),
+            upstreamTimeoutMs: get<number>('upstreamTimeoutMs'),
+            maxInFlight: get<number>('maxInFlight'),
+            workers: get<number>('workers'),
+          },
     ingest: { token: ingestToken, maxBodyBytes: ingestMaxBodyBytes, maxLineBytes: ingestMaxLineBytes, maxBatches: get<number>('ingestMaxBatches') },
   });
 }

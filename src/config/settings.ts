@@ -3,7 +3,7 @@
  * default and its help. The CLI builds its options from this table; load-config.ts merges and validates.
  * Precedence: flag, then environment variable, then default.
  */
-export type SettingType = 'string' | 'port' | 'positiveInt' | 'byteSize' | 'logLevel' | 'cidrList' | 'secret';
+export type SettingType = 'string' | 'port' | 'positiveInt' | 'byteSize' | 'logLevel' | 'cidrList' | 'secret' | 'upstreamUrl' | 'durability';
 
 export interface Setting {
   key: SettingKey;
@@ -26,6 +26,11 @@ export type SettingKey =
   | 'trustedProxies'
   | 'masterKeyFile'
   | 'logLevel'
+  | 'upstream'
+  | 'durability'
+  | 'upstreamTimeoutMs'
+  | 'maxInFlight'
+  | 'workers'
   | 'ingestToken'
   | 'ingestTokenFile'
   | 'ingestMaxBodyBytes'
@@ -43,6 +48,11 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'trustedProxies', flag: '--trusted-proxies', env: 'OMS_TRUSTED_PROXIES', type: 'cidrList', default: '', help: 'comma-separated addresses and CIDRs of proxies whose X-Forwarded-For is believed' },
   { key: 'masterKeyFile', flag: '--master-key-file', env: 'OMS_MASTER_KEY_FILE', type: 'string', default: '', help: 'file holding the key that seals secrets and page tokens (default: master.key in the data directory; created on first start)' },
   { key: 'logLevel', flag: '--log-level', env: 'OMS_LOG_LEVEL', type: 'logLevel', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
+  { key: 'upstream', flag: '--upstream', env: 'OMS_UPSTREAM', type: 'upstreamUrl', default: '', help: 'OUTSCALE API to forward calls to (http:// or https:// origin); unset: no gateway' },
+  { key: 'durability', flag: '--durability', env: 'OMS_DURABILITY', type: 'durability', default: 'strict', help: 'strict: a call\'s record is on disk before its answer ends; relaxed: written within 100 ms' },
+  { key: 'upstreamTimeoutMs', flag: '--upstream-timeout-ms', env: 'OMS_UPSTREAM_TIMEOUT_MS', type: 'positiveInt', default: '30000', help: 'how long the upstream may take to connect, to send its head, or between two body chunks' },
+  { key: 'maxInFlight', flag: '--max-in-flight', env: 'OMS_MAX_IN_FLIGHT', type: 'positiveInt', default: '4096', help: 'gateway calls in progress at once; beyond, calls are refused with 429 and Retry-After' },
+  { key: 'workers', flag: '--workers', env: 'OMS_WORKERS', type: 'positiveInt', default: '1', help: 'gateway processes sharing the port and one durable write path (needs --upstream)' },
   { key: 'ingestToken', flag: null, env: 'OMS_INGEST_TOKEN', type: 'secret', default: '', help: 'bearer token of POST /oms/v1/ingest (unset: ingest is disabled)' },
   { key: 'ingestTokenFile', flag: '--ingest-token-file', env: 'OMS_INGEST_TOKEN_FILE', type: 'string', default: '', help: 'file holding the bearer token of POST /oms/v1/ingest, instead of OMS_INGEST_TOKEN' },
   { key: 'ingestMaxBodyBytes', flag: '--ingest-max-body-bytes', env: 'OMS_INGEST_MAX_BODY_BYTES', type: 'byteSize', default: '16777216', help: 'largest ingest body, as sent and after gunzip (larger: 413)' },

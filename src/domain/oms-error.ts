@@ -12,6 +12,9 @@ export type ErrorKind =
   | 'RequestTooLarge'
   | 'Throttled'
   | 'StoreUnavailable'
+  | 'UpstreamFailed'
+  | 'UpstreamUnreachable'
+  | 'UpstreamTimeout'
   | 'Internal';
 
 export interface OmsErrorOptions {

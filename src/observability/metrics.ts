@@ -9,6 +9,11 @@ export class Metrics {
   readonly recordsWritten: Counter;
   readonly recordQueue: Gauge;
   readonly recordsPurged: Counter;
+  readonly gatewayCalls: Counter<'kind' | 'status' | 'recorded'>;
+  readonly upstreamErrors: Counter<'kind'>;
+  readonly throttled: Counter;
+  readonly recordsSpooled: Counter;
+  readonly spoolBacklog: Gauge;
   readonly ingestRecords: Counter<'outcome'>;
   readonly ingestBatches: Counter<'status'>;
   readonly ingestInFlight: Gauge;
@@ -37,6 +42,16 @@ export class Metrics {
     this.recordsWritten = new Counter({ name: 'oms_records_written_total', help: 'Log records written to the store by this process', registers: [this.registry] });
     this.recordQueue = new Gauge({ name: 'oms_record_queue_length', help: 'Log records waiting to be written to the store', registers: [this.registry] });
     this.recordsPurged = new Counter({ name: 'oms_records_purged_total', help: 'Log records deleted by retention', registers: [this.registry] });
+    this.gatewayCalls = new Counter({
+      name: 'oms_gateway_calls_total',
+      help: 'Calls through the gateway, by kind (oapi, aws-compliant, object-storage, not-an-api-call), HTTP status and whether a record was made',
+      labelNames: ['kind', 'status', 'recorded'],
+      registers: [this.registry],
+    });
+    this.upstreamErrors = new Counter({ name: 'oms_gateway_upstream_errors_total', help: 'Upstream failures seen by the gateway, by error kind', labelNames: ['kind'], registers: [this.registry] });
+    this.throttled = new Counter({ name: 'oms_gateway_throttled_total', help: 'Calls refused with 429 because the gateway was at its limits', registers: [this.registry] });
+    this.recordsSpooled = new Counter({ name: 'oms_records_spooled_total', help: 'Log records written to the disk spool because the store refused them', registers: [this.registry] });
+    this.spoolBacklog = new Gauge({ name: 'oms_spool_backlog_records', help: 'Log records in the disk spool waiting to be replayed into the store', registers: [this.registry] });
     this.ingestRecords = new Counter({
       name: 'oms_ingest_records_total',
       help: 'Records received on POST /oms/v1/ingest, by outcome (accepted, duplicate, rejected)',

@@ -46,6 +46,9 @@ export interface LogStore {
   close(): Promise<void>;
 }
 
+/** What a writer needs of a store: appends alone (a store, or a writer thread in front of one). */
+export type LogAppender = Pick<LogStore, 'append'>;
+
 export interface AppendResult {
   inserted: number;
   /** Indexes, in the input array, of records that were already stored. */

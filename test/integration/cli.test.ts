@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -9,6 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { formatIsoUs, type LogRecord } from '../../src/domain/index.js';
 import { SqliteLogStore } from '../../src/store/sqlite/sqlite-log-store.js';
 import { callSigned, makeRecord } from '../fixtures/test-server.js';
+import { freePort } from '../../bench/lib/http-client.js';
 
 const OMS = path.resolve('dist/cli/oms.js');
 const dirs: string[] = [];
@@ -43,15 +43,6 @@ function wireLine(record: LogRecord): string {
   return JSON.stringify({ ...rest, QueryDate: formatIsoUs(QueryDateUs) });
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('oms admin', () => {
   it('creates accounts, users and access keys and prints them as JSON', async () => {

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import type { SqliteStoreConfig } from '../../src/config/index.js';
 import { randomInt } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
@@ -7,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { validateLog, type Log, type LogRecord } from '../../src/domain/index.js';
 import { INGEST_TOKEN, ndjson, postIngest, wireLog, type IngestRequestOptions } from '../fixtures/ingest-client.js';
-import { startTestServer, type TestServer } from '../fixtures/test-server.js';
+import { sqliteStorePath, startTestServer, type TestServer } from '../fixtures/test-server.js';
 
 const MAX_LINE_BYTES = 8192;
 const MAX_BODY_BYTES = 262_144;
@@ -310,8 +309,7 @@ describe('ingest backpressure and store outages', () => {
     const a = accountId();
     const body = ndjson([wireLog(a), wireLog(a), wireLog(a)]);
     // Another process holds the write lock past the store's busy timeout: a real outage of the file.
-    assert.equal(server.config.store.kind, 'sqlite');
-    const other = new Database((server.config.store as SqliteStoreConfig).path);
+    const other = new Database(sqliteStorePath(server.config));
     other.exec('BEGIN IMMEDIATE');
     let refused;
     try {

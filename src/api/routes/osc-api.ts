@@ -3,18 +3,20 @@ import { isOutscaleCallName, OmsError } from '../../domain/index.js';
 import type { Clock } from '../../domain/index.js';
 import type { Authenticator } from '../../identity/index.js';
 import { encodeReadApiLogsAnswer, parseReadApiLogsRequest, readApiLogs, type ReadApiLogsDeps } from '../../query/index.js';
-import type { RecordWriter } from '../../capture/index.js';
+import type { RecordSink } from '../../capture/index.js';
 
 export interface OscApiDeps {
   authenticator: Authenticator;
   readApiLogs: ReadApiLogsDeps;
-  writer: RecordWriter;
+  writer: RecordSink;
   clock: Clock;
 }
 
 /** `x-osc-target: OutscaleService.<Call>` (the form of the OUTSCALE SDKs that post to `/`). */
 const TARGET_PREFIX = 'OutscaleService.';
 const CALL_NAME = /^[A-Za-z]{1,64}$/;
+/** The OUTSCALE-style calls OMS answers itself; with a gateway, every other call goes upstream. */
+export const OMS_CALLS: ReadonlySet<string> = new Set(['ReadApiLogs']);
 const VERSIONS: ReadonlySet<string> = new Set(['v1', 'latest']);
 
 // A strict decoder: a body that is not UTF-8 is refused instead of being repaired with U+FFFD.
@@ -59,7 +61,7 @@ function decodeJsonBody(body: unknown): unknown {
 export function registerOscApiRoutes(app: FastifyInstance, deps: OscApiDeps): void {
   const handler = async (request: FastifyRequest<{ Params: CallParams }>, reply: FastifyReply): Promise<Buffer> => {
     const callName = resolveCallName(request);
-    if (!CALL_NAME.test(callName) || callName !== 'ReadApiLogs') {
+    if (!CALL_NAME.test(callName) || !OMS_CALLS.has(callName)) {
       const known = CALL_NAME.test(callName) && isOutscaleCallName(callName);
       throw new OmsError(
         'UnknownCall',
