@@ -80,10 +80,7 @@ export function toWireLog(r: LogRecord): Log {
   };
 }
 
-/**
- * The JSON text of a record's wire Log, as ReadApiLogs sends it (16 fields in Log order). The SQLite
- * store keeps it with each row, so that a page is its rows' texts joined (sqlite/schema.ts, point 6).
- */
+/** The JSON text of a record's wire Log, as ReadApiLogs sends it (16 fields in Log order). */
 export function wireLogJson(r: LogRecord): string {
   return JSON.stringify(toWireLog(r));
 }

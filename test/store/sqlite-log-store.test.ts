@@ -6,8 +6,7 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { isOmsError, OmsError } from '../../src/domain/oms-error.js';
 import { buildReadSql, shapeOf, type ReadKind, type ReadPlan } from '../../src/store/sqlite/read-query.js';
-import { MIGRATIONS, SCHEMA_VERSION, identityHash } from '../../src/store/sqlite/schema.js';
-import { wireLogJson } from '../../src/domain/log.js';
+import { SCHEMA_VERSION, identityHash } from '../../src/store/sqlite/schema.js';
 import { SqliteLogStore, type SqliteLogStoreOptions } from '../../src/store/sqlite/sqlite-log-store.js';
 import { WriteThread } from '../../src/store/sqlite/write-thread.js';
 import { describeLogStore, makeRecord } from './log-store.suite.js';
@@ -254,53 +253,6 @@ describe('SqliteLogStore: failures', () => {
 // identityHash is unchanged, which the schema version guarantees.
 const COLLIDING_ACCOUNT = '123456789012';
 const COLLIDING_REQUEST_IDS: [string, string] = ['2f33e620-9ec5-4cd3-af3b-b5ee98e72b8d', 'da78453c-7071-466f-becc-4e7b461cd2d4'];
-
-describe('SqliteLogStore schema migrations', () => {
-  it('moves a version 1 file to the wire form and reads back every record exactly', async () => {
-    const file = freshPath();
-    const records = [
-      makeRecord({ QueryDateUs: 0 }),
-      makeRecord({ QueryDateUs: Date.UTC(2025, 0, 15, 10, 0, 7) * 1000 + 5 }),
-      makeRecord({ QueryDateUs: Date.UTC(2200, 11, 31, 23, 59, 59) * 1000 + 999_999 }),
-      makeRecord({ QueryHeaderRaw: 'Host: x\\nUser-Agent: \u00e9\u4e2d\ud83d\ude00\u0000\u0001\t"\\', QueryPayloadRaw: '{"Password":"*****"}\n' }),
-    ];
-    // A file as version 1 wrote it: its DDL, then rows through its own column list.
-    const v1 = new Database(file);
-    for (const statement of (MIGRATIONS[0] as (typeof MIGRATIONS)[number]).statements) v1.exec(statement);
-    v1.pragma('user_version = 1');
-    const insert = v1.prepare(
-      'INSERT INTO logs (ArrivalSeq, AccountId, QueryDateUs, QueryCallName, QueryAccessKey, QueryIpAddress, ResponseStatusCode, ' +
-        'QueryUserAgent, QueryApiName, QueryApiVersion, RequestId, CallDuration, QueryHeaderSize, QueryPayloadSize, ResponseSize, ' +
-        'QueryPayloadRaw, QueryHeaderRaw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    );
-    records.forEach((r, i) =>
-      insert.run(i + 1, r.AccountId, r.QueryDateUs, r.QueryCallName, r.QueryAccessKey, r.QueryIpAddress, r.ResponseStatusCode,
-        r.QueryUserAgent, r.QueryApiName, r.QueryApiVersion, r.RequestId, r.CallDuration, r.QueryHeaderSize, r.QueryPayloadSize,
-        r.ResponseSize, r.QueryPayloadRaw, r.QueryHeaderRaw),
-    );
-    const addIds = v1.prepare('INSERT INTO log_ids_recent (IdHash, ArrivalSeq) VALUES (?, ?)');
-    records.forEach((r, i) => addIds.run(identityHash(r.AccountId, r.RequestId), i + 1));
-    v1.prepare("UPDATE store_meta SET Value = ? WHERE Name = 'NextArrivalSeq'").run(records.length + 1);
-    v1.close();
-
-    const store = open({ path: file });
-    try {
-      const query = { accountId: records[0]!.AccountId, fromUs: 0, toUs: Number.MAX_SAFE_INTEGER, limit: 10 };
-      const page = await store.readPage(query);
-      assert.deepEqual(page.records.map(({ ArrivalSeq: _seq, ...rest }) => rest), [...records].sort((a, b) => a.QueryDateUs - b.QueryDateUs));
-      const wire = await store.readWirePage(query);
-      assert.deepEqual(wire.logs, page.records.map((r) => wireLogJson(r)));
-      // Identities survive the rebuild: the same records are duplicates, a new one is not.
-      assert.deepEqual((await store.append(records)).duplicateIndexes, [0, 1, 2, 3]);
-      assert.equal((await store.append([makeRecord()])).inserted, 1);
-    } finally {
-      await store.close();
-    }
-    const reopened = new Database(file, { readonly: true });
-    assert.equal(reopened.pragma('user_version', { simple: true }), SCHEMA_VERSION);
-    reopened.close();
-  });
-});
 
 describe('SqliteLogStore write thread', () => {
   it('fails the writes of a thread that cannot open its file with StoreUnavailable, without crashing', async () => {

@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
-import { wireLogJson, type LogRecord } from '../../domain/log.js';
+import type { LogRecord } from '../../domain/log.js';
 import type { AppendResult } from '../log-store.js';
 import { toStoreError } from './driver-errors.js';
 import { BUCKET_SQL, BUCKET_US, identityHash, recentIdsMergeThreshold } from './schema.js';
@@ -63,7 +63,9 @@ export class SqliteAppender {
     );
     this.#insertRow = db.prepare(
       'INSERT INTO logs (ArrivalSeq, AccountId, QueryDateUs, QueryCallName, QueryAccessKey, QueryIpAddress, ' +
-        'ResponseStatusCode, QueryUserAgent, QueryApiName, RequestId, LogJson) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'ResponseStatusCode, QueryUserAgent, QueryApiName, QueryApiVersion, RequestId, CallDuration, ' +
+        'QueryHeaderSize, QueryPayloadSize, ResponseSize, QueryPayloadRaw, QueryHeaderRaw) ' +
+        'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     // log_ids_recent is read in primary key order, so log_ids receives one sorted run.
     this.#mergeIds = db.prepare('INSERT INTO log_ids (IdHash, ArrivalSeq) SELECT IdHash, ArrivalSeq FROM log_ids_recent');
@@ -149,8 +151,14 @@ export class SqliteAppender {
         r.ResponseStatusCode,
         r.QueryUserAgent,
         r.QueryApiName,
+        r.QueryApiVersion,
         r.RequestId,
-        wireLogJson(r),
+        r.CallDuration,
+        r.QueryHeaderSize,
+        r.QueryPayloadSize,
+        r.ResponseSize,
+        r.QueryPayloadRaw,
+        r.QueryHeaderRaw,
       );
     }
     this.#writeMeta.run(nextSeq, 'NextArrivalSeq');

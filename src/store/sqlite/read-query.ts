@@ -62,8 +62,11 @@ export interface ReadShape {
   lengths: readonly number[];
 }
 
-/** Column order of page rows: the cursor, then the log in wire form (schema.ts, point 6). */
-export const ROW_COLUMNS = 'ArrivalSeq, QueryDateUs, LogJson';
+/** Column order of page rows; `toStoredRecord` in the store reads them by position. */
+export const ROW_COLUMNS =
+  'ArrivalSeq, AccountId, CallDuration, QueryAccessKey, QueryApiName, QueryApiVersion, QueryCallName, ' +
+  'QueryDateUs, QueryHeaderRaw, QueryHeaderSize, QueryIpAddress, QueryPayloadRaw, QueryPayloadSize, ' +
+  'QueryUserAgent, RequestId, ResponseSize, ResponseStatusCode';
 
 /** Rows by ArrivalSeq, in no particular order. Parameter: a JSON list of ArrivalSeq. */
 export const ROWS_BY_SEQ_SQL = `SELECT ${ROW_COLUMNS} FROM logs WHERE ArrivalSeq IN (SELECT value FROM json_each(?))`;

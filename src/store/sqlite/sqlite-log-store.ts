@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
-import type { Log, LogRecord, StoredLogRecord } from '../../domain/log.js';
+import { formatIsoUs } from '../../domain/time.js';
+import type { LogRecord, StoredLogRecord } from '../../domain/log.js';
 import { OmsError } from '../../domain/oms-error.js';
 import type { AppendResult, LogPage, LogQuery, LogStore, WireLogPage } from '../log-store.js';
 import { WalCheckpointer } from './checkpointer.js';
@@ -191,9 +192,9 @@ export class SqliteLogStore implements LogStore {
   async readWirePage(query: LogQuery): Promise<WireLogPage> {
     const { rows, hasMore } = await this.#readRows(query);
     const logs = new Array<string>(rows.length);
-    for (let i = 0; i < rows.length; i++) logs[i] = (rows[i] as PageRow)[2];
+    for (let i = 0; i < rows.length; i++) logs[i] = JSON.stringify(toWireObject(rows[i] as PageRow));
     const last = rows[rows.length - 1];
-    return { logs, last: last === undefined ? undefined : { seq: last[0], dateUs: last[1] }, hasMore };
+    return { logs, last: last === undefined ? undefined : { seq: last[0], dateUs: last[7] }, hasMore };
   }
 
   async #readRows(query: LogQuery): Promise<{ rows: PageRow[]; hasMore: boolean }> {
@@ -436,28 +437,49 @@ function distinctValues(query: Omit<LogQuery, 'after' | 'limit'>, plan: ReadPlan
   return filter === undefined ? [] : [...new Set(listOf(query, filter.key))];
 }
 
-/** A page row, in the order of ROW_COLUMNS (read-query.ts): ArrivalSeq, QueryDateUs, LogJson. */
-type PageRow = [number, number, string];
+/** A page row, in the order of ROW_COLUMNS (read-query.ts). */
+type PageRow = [number, string, number, string, string, string, string, number, string, number, string, string, number, string, string, number, number];
 
 function toStoredRecord(row: PageRow): StoredLogRecord {
-  const log = JSON.parse(row[2]) as Log;
   return {
-    AccountId: log.AccountId,
-    CallDuration: log.CallDuration,
-    QueryAccessKey: log.QueryAccessKey,
-    QueryApiName: log.QueryApiName,
-    QueryApiVersion: log.QueryApiVersion,
-    QueryCallName: log.QueryCallName,
-    QueryDateUs: row[1],
-    QueryHeaderRaw: log.QueryHeaderRaw,
-    QueryHeaderSize: log.QueryHeaderSize,
-    QueryIpAddress: log.QueryIpAddress,
-    QueryPayloadRaw: log.QueryPayloadRaw,
-    QueryPayloadSize: log.QueryPayloadSize,
-    QueryUserAgent: log.QueryUserAgent,
-    RequestId: log.RequestId,
-    ResponseSize: log.ResponseSize,
-    ResponseStatusCode: log.ResponseStatusCode,
+    AccountId: row[1],
+    CallDuration: row[2],
+    QueryAccessKey: row[3],
+    QueryApiName: row[4],
+    QueryApiVersion: row[5],
+    QueryCallName: row[6],
+    QueryDateUs: row[7],
+    QueryHeaderRaw: row[8],
+    QueryHeaderSize: row[9],
+    QueryIpAddress: row[10],
+    QueryPayloadRaw: row[11],
+    QueryPayloadSize: row[12],
+    QueryUserAgent: row[13],
+    RequestId: row[14],
+    ResponseSize: row[15],
+    ResponseStatusCode: row[16],
     ArrivalSeq: row[0],
+  };
+}
+
+/** The wire Log of a row (toWireLog without the record in between: one object per row, not two). */
+function toWireObject(row: PageRow): object {
+  return {
+    AccountId: row[1],
+    CallDuration: row[2],
+    QueryAccessKey: row[3],
+    QueryApiName: row[4],
+    QueryApiVersion: row[5],
+    QueryCallName: row[6],
+    QueryDate: formatIsoUs(row[7]),
+    QueryHeaderRaw: row[8],
+    QueryHeaderSize: row[9],
+    QueryIpAddress: row[10],
+    QueryPayloadRaw: row[11],
+    QueryPayloadSize: row[12],
+    QueryUserAgent: row[13],
+    RequestId: row[14],
+    ResponseSize: row[15],
+    ResponseStatusCode: row[16],
   };
 }
