@@ -3,8 +3,10 @@
  *
  *   node --import tsx bench/store-import.ts [--records N] [--batch N] [--baseline-records N] [--no-baseline]
  *
+ * 0. The first --compare-records (default 200,000) into two fresh stores, alternating batches: writes on
+ *    the store's write thread (as `oms serve` does) against writes in the calling thread.
  * 1. Imports N generated records (default 2,000,000; see bench/lib/generate-logs.ts) into a fresh store
- *    under os.tmpdir(), in batches of --batch (default 10,000), timing only LogStore.append: records/s
+ *    under os.tmpdir(), writing in the calling thread, in batches of --batch (default 10,000), timing only LogStore.append: records/s
  *    per slice of 200,000 and overall, the slowest append, file size and bytes per record.
  * 2. Page reads (SQL and row decoding, through LogStore.readPage) for each query shape, for the large
  *    account and for small ones, pages of 100 and 1,000: p50/p99 over --queries (default 200) queries with
@@ -86,9 +88,11 @@ const sampledIds: { AccountId: string; RequestId: string }[] = [];
 }
 
 // ---------------------------------------------------------------- 1. import into the store
+// Appends in the calling thread: the store's own write cost, with no thread hand-off (section 0 measures
+// the hand-off that `oms serve` and `oms admin import` pay to keep their event loop free).
 const storePath = path.join(dir, 'store.sqlite');
 {
-  const store = new SqliteLogStore({ path: storePath });
+  const store = new SqliteLogStore({ path: storePath, writeThread: false });
   const rates: number[] = [];
   let done = 0;
   let sliceMs = 0;
