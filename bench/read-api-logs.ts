@@ -142,7 +142,7 @@ async function main(): Promise<void> {
         const toUs = fromUs + 48 * US_PER_HOUR;
         const f = shape.filters();
         const t0 = performance.now();
-        const page = await sqlStore.readWirePage({ accountId: big.AccountId, fromUs, toUs, maxSeq, limit: pageSize, ...f.sql });
+        const page = await sqlStore.readPage({ accountId: big.AccountId, fromUs, toUs, maxSeq, limit: pageSize, ...f.sql });
         const sqlElapsed = performance.now() - t0;
 
         const url = `${base}/api/v1/ReadApiLogs`;
@@ -156,7 +156,7 @@ async function main(): Promise<void> {
         httpMs.push(httpElapsed);
         if (response.status !== 200) throw new Error(`ReadApiLogs answered ${response.status}: ${response.text.slice(0, 300)}`);
         if (q >= 0) {
-          logs += page.logs.length;
+          logs += page.records.length;
           bytes += Buffer.byteLength(response.text);
         }
       }
