@@ -65,7 +65,9 @@ describe('oms archive', () => {
     const t = await startTestServer();
     try {
       const key = await t.createKey();
-      const days = 5;
+      // Enough days that five kills land before the work is done: a run killed after at most one more
+      // day leaves days for the next.
+      const days = 10;
       const { past, today } = recordsOverDays(key.accountId, days, 6_000);
       await t.seed([...past, ...today]);
       const home = tempDir();
@@ -74,14 +76,15 @@ describe('oms archive', () => {
       const env = keyEnv(t, key, home);
 
       const kills: string[] = [];
-      for (let run = 0; run < 5; run++) {
+      let landed = 0;
+      for (let run = 0; landed < 5 && run < 20; run++) {
         const child = spawnOms(['archive', '--out', out, '--since', since], env);
         let stderr = '';
         child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
         const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-        // A random moment of the work: after 0 to 2 more days written by this run, then 0 to 400 ms into
+        // A random moment of the work: after 0 or 1 more day written by this run, then 0 to 400 ms into
         // the next (reading pages, gzip, rename, manifest or checkpoint).
-        const daysBefore = Math.floor(Math.random() * 3);
+        const daysBefore = Math.floor(Math.random() * 2);
         const extraMs = Math.floor(Math.random() * 400);
         const daysWritten = () => stderr.split('\n').filter((l) => l.startsWith('{"Day"')).length;
         let finished: number | null | undefined;
@@ -92,11 +95,13 @@ describe('oms archive', () => {
           child.kill('SIGKILL');
           await exited;
           kills.push(`killed ${extraMs} ms after its day ${daysWritten()}`);
+          landed++;
         } else {
           kills.push(`finished by itself (${finished})`);
         }
       }
       ctx.diagnostic(kills.join('; '));
+      assert.equal(landed, 5, `five kills landed mid-run: ${kills.join('; ')}`);
       const last = await oms(['archive', '--out', out, '--since', since], { env });
       assert.equal(last.code, 0, `${last.stderr}\n${kills.join('; ')}`);
       const summary = JSON.parse(last.stdout);
