@@ -4,7 +4,7 @@ import { OmsError } from '../../domain/oms-error.js';
 import { wirePageOf, type AppendResult, type LogPage, type LogQuery, type LogStore, type WireLogPage } from '../log-store.js';
 import { ArrivalSequence, SLOT_IDLE_MS, WRITER_SLOTS } from './arrival-sequence.js';
 import { ClickHouseNode, type ClickHouseNodeOptions } from './clickhouse-node.js';
-import { integerLiteral, listLiteral, stringLiteral } from './literals.js';
+import { arrayLiteral, integerLiteral, listLiteral, stringLiteral } from './literals.js';
 import { buildCondition, buildCountSql, buildPageSql, purgeCondition, type PurgeEntry } from './read-query.js';
 import {
   CLICKHOUSE_MIGRATIONS,
@@ -35,8 +35,8 @@ export interface ClickHouseLogStoreOptions {
   purgeRefreshMs?: number;
 }
 
-/** Identities per duplicate-check query: keeps the query text to a few hundred KiB. */
-const ID_CHECK_CHUNK = 5_000;
+/** Identities per duplicate-check query: up to about 1.7 MB of query text (max_query_size is 16 MiB). */
+const ID_CHECK_CHUNK = 100_000;
 /** Identities of a failed append whose allocation is kept for its retry (see #pending). */
 const MAX_PENDING = 1_000_000;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -366,25 +366,34 @@ export class ClickHouseLogStore implements LogStore {
     fresh.forEach((i, n) => seqOf.set(i, seqs[n] as number));
 
     try {
-      await Promise.all(
+      // Every shard's rows first, then the identity index of those rows next to the high-water mark:
+      // an identity found in log_ids always has its row (even after a crash between the two inserts),
+      // and the mark only covers stored rows. If the index or the mark fails, the append fails and
+      // its retry, finding no identity, writes the rows again with the same ArrivalSeq: identical
+      // copies, which reads collapse.
+      const stored = await Promise.all(
         [...toWrite].map(async ([shard, indexes]) => {
           const node = this.#nodes[shard] as ClickHouseNode;
           const rows = indexes.map((i) => toRow(records[i] as LogRecord, seqOf.get(i) as number));
           await node.insertRows(localLogsTable(this.#names), LOG_COLUMN_NAMES, rows);
-          // The identity index follows the rows: an identity found in log_ids always has its row.
-          await node.insertRows(
+          return { node, indexes };
+        }),
+      );
+      let maxSeq = 0;
+      for (const seq of seqOf.values()) if (seq > maxSeq) maxSeq = seq;
+      await Promise.all([
+        ...stored.map(({ node, indexes }) =>
+          node.insertRows(
             localIdsTable(this.#names),
             ID_COLUMN_NAMES,
             indexes.map((i) => {
               const r = records[i] as LogRecord;
               return [idHash(r.AccountId, r.RequestId), seqOf.get(i) as number, r.AccountId, r.RequestId, r.QueryDateUs];
             }),
-          );
-        }),
-      );
-      let maxSeq = 0;
-      for (const seq of seqOf.values()) if (seq > maxSeq) maxSeq = seq;
-      if (maxSeq > 0) await this.#recordMark(maxSeq);
+          ),
+        ),
+        maxSeq > 0 ? this.#recordMark(maxSeq) : Promise.resolve(),
+      ]);
     } catch (err) {
       this.#rememberPending(records, seqOf);
       throw err;
@@ -408,14 +417,23 @@ export class ClickHouseLogStore implements LogStore {
     }
   }
 
-  /** Stored (ArrivalSeq, QueryDateUs) of each identity among `records`, confirmed exactly. */
+  /**
+   * Stored (ArrivalSeq, QueryDateUs) of each identity among `records`, confirmed exactly.
+   *
+   * One query per shard and batch. The hashes go as an array literal turned into a set, not as an
+   * `IN (h1, h2, ...)` tuple: 18.16 parses a 10,000-element array literal in about a fifth of the time
+   * it takes for the same values as a tuple expression (19 ms against 88 ms, on this machine), and the
+   * parse was most of the lookup. PREWHERE reads the IdHash column alone to find the matching rows and
+   * the identity columns only of the granules that match, which for fresh records is none.
+   */
   async #storedIdentities(node: ClickHouseNode, records: readonly LogRecord[]): Promise<Map<string, StoredIdentity[]>> {
     const found = new Map<string, StoredIdentity[]>();
     for (let start = 0; start < records.length; start += ID_CHECK_CHUNK) {
       const chunk = records.slice(start, start + ID_CHECK_CHUNK);
       const hashes = [...new Set(chunk.map((r) => idHash(r.AccountId, r.RequestId)))];
       const rows = await node.rows(
-        `SELECT AccountId, RequestId, ArrivalSeq, QueryDateUs FROM ${localIdsTable(this.#names)} WHERE IdHash IN ${listLiteral('UInt64', hashes)}`,
+        `SELECT AccountId, RequestId, ArrivalSeq, QueryDateUs FROM ${localIdsTable(this.#names)} ` +
+          `PREWHERE IdHash IN (SELECT toUInt64(arrayJoin(${arrayLiteral(hashes)})))`,
       );
       for (const [accountId, requestId, seq, dateUs] of rows as [string, string, number, number][]) {
         const key = identityKey({ AccountId: accountId, RequestId: requestId });

@@ -67,6 +67,27 @@ function escapeTsvChar(ch: string): string {
   return TSV_ESCAPES[ch] as string;
 }
 
+/** Lines per streamed block of an insert body: about 0.8 MB of log rows. */
+const ROWS_PER_CHUNK = 1_000;
+
+function* tabSeparatedChunks(rows: readonly (readonly (string | number)[])[]): Generator<Buffer> {
+  for (let start = 0; start < rows.length; start += ROWS_PER_CHUNK) {
+    const end = Math.min(rows.length, start + ROWS_PER_CHUNK);
+    let text = '';
+    for (let i = start; i < end; i++) {
+      const row = rows[i] as readonly (string | number)[];
+      for (let c = 0; c < row.length; c++) {
+        const value = row[c] as string | number;
+        if (c > 0) text += '\t';
+        if (typeof value === 'number') text += String(value);
+        else text += TSV_SPECIAL.test(value) ? value.replace(TSV_SPECIAL_ALL, escapeTsvChar) : value;
+      }
+      text += '\n';
+    }
+    yield Buffer.from(text, 'utf8');
+  }
+}
+
 export class ClickHouseNode {
   readonly url: string;
   readonly #client: ClickHouseClient;
@@ -120,32 +141,29 @@ export class ClickHouseNode {
 
   /**
    * Inserts rows given as arrays in `columns` order, sent as TabSeparated, which 18.16 parses faster
-   * than JSONEachRow: 50,000 generated records took 5.4 s (2.7 s building the text here, 2.7 s for the
-   * insert) against 6.4 s as JSONEachRow (encoding included), on a busy two-core machine.
+   * than JSONEachRow (and than RowBinary, whose per-value Buffer writes cost more here than the text):
+   * 50,000 generated records took 5.4 s (2.7 s building the text here, 2.7 s for the insert) against
+   * 6.4 s as JSONEachRow (encoding included), on a busy two-core machine.
+   * The body is streamed in blocks of ROWS_PER_CHUNK lines, so that the server parses the first
+   * blocks while the next ones are being encoded: the encoding no longer adds to the insert's time.
+   * Nothing is sent before every value has been checked, so a refused value never leaves half a body.
    * Strings are escaped as the TabSeparated format requires (backslash, tab, newline, carriage
-   * return, NUL); numbers must be integers.
+   * return, NUL); numbers must be safe integers.
    */
   async insertRows(table: string, columns: readonly string[], rows: readonly (readonly (string | number)[])[]): Promise<void> {
     if (rows.length === 0) return;
-    const lines = new Array<string>(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i] as readonly (string | number)[];
-      let line = '';
-      for (let c = 0; c < row.length; c++) {
-        const value = row[c] as string | number;
-        if (c > 0) line += '\t';
-        if (typeof value === 'number') {
-          if (!Number.isSafeInteger(value)) throw new RangeError('TabSeparated rows take safe integers');
-          line += String(value);
-        } else {
-          line += TSV_SPECIAL.test(value) ? value.replace(TSV_SPECIAL_ALL, escapeTsvChar) : value;
-        }
+    for (const row of rows) {
+      for (const value of row) {
+        if (typeof value === 'number' && !Number.isSafeInteger(value)) throw new RangeError('TabSeparated rows take safe integers');
       }
-      lines[i] = line;
     }
-    const body = Buffer.from(lines.join('\n') + '\n', 'utf8');
     try {
-      await this.#client.insert({ table, columns: columns as [string, ...string[]], values: Readable.from([body], { objectMode: false }), format: 'TabSeparated' });
+      await this.#client.insert({
+        table,
+        columns: columns as [string, ...string[]],
+        values: Readable.from(tabSeparatedChunks(rows), { objectMode: false }),
+        format: 'TabSeparated',
+      });
     } catch (err) {
       throw toClickHouseStoreError(err);
     }

@@ -60,3 +60,14 @@ export function listLiteral(type: LiteralType, values: readonly (string | number
   if (values.length === 0) throw new RangeError('an IN list needs at least one value');
   return `(${values.map((v) => literalFor(type, v)).join(', ')})`;
 }
+
+/** `[n1, n2, ...]` of UInt64 values (safe integers >= 0); the list must not be empty. */
+export function arrayLiteral(values: readonly number[]): string {
+  if (values.length === 0) throw new RangeError('an array literal needs at least one value');
+  let out = '[';
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += ',';
+    out += integerLiteral(values[i] as number, 0);
+  }
+  return out + ']';
+}
