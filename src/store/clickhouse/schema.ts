@@ -114,15 +114,19 @@ export const CLICKHOUSE_MIGRATIONS: readonly ClickHouseMigration[] = [
         // PARTITION BY the UTC day: retention drops whole partitions (no TTL in 18.16), and a window
         // read only opens the parts of its days. ORDER BY (AccountId, QueryDateUs, ArrivalSeq): the
         // primary index narrows every read to one account's range of dates, and the order is the
-        // read order, so a page's keys come from a contiguous range. index_granularity 1024 (default
-        // 8192): fetching the 100 rows of a page decompresses 1,024-row blocks of the wide text
-        // columns instead of 8,192-row ones; the index stays tiny (one entry per 1,024 rows).
+        // read order, so a page's keys come from a contiguous range. index_granularity 256 (default
+        // 8192): fetching the 100 rows of a page decompresses whole granules of the wide text columns
+        // (about 850 bytes a row), and a filtered page (rare status codes, one IP) has its rows spread
+        // over up to 100 granules. On 600,000 records, 256 rather than 1,024 took the server time of
+        // the rare-status page from 27 to 13 ms at p50 (55 to 18 ms at p95); the index stays small
+        // (one entry per 256 rows). Databases created with 1,024 (before this was set) read the same
+        // rows, more slowly: the setting is fixed when a table is created.
         {
           target: 'every-node',
           sql:
             `CREATE TABLE IF NOT EXISTS ${localLogsTable(names)} (${columns}) ` +
             `ENGINE = ReplacingMergeTree PARTITION BY ${PARTITION_SQL} ` +
-            `ORDER BY (AccountId, QueryDateUs, ArrivalSeq) SETTINGS index_granularity = 1024`,
+            `ORDER BY (AccountId, QueryDateUs, ArrivalSeq) SETTINGS index_granularity = 256`,
         },
         // The duplicate check looks up a batch's identities by hash: ordered by IdHash, a lookup reads
         // one 1,024-row block per partition and hash. AccountId and RequestId are kept to confirm a
