@@ -9,7 +9,9 @@
  *   1. import: N records (default 2,000,000, bench/lib/generate-logs.ts, seed 1) through
  *      LogStore.append in batches of --batch (default 10,000): records/s;
  *   2. on-disk bytes per record: the SQLite file (and its WAL), or the active parts of every table of
- *      the database on every node (system.parts bytes_on_disk), after merges had 10 s to run;
+ *      the database on every node (system.parts bytes_on_disk), after merges had 10 s to run, also
+ *      printed by table (logs, log_ids); the servers compress parts with ZSTD, as docs/deployment.md
+ *      tells operators to;
  *   3. LogStore.readPage of 100 records for the four filter shapes of bench/read-api-logs.ts (window
  *      only; call names; one rare IP; rare status codes), the big account (40 % of the records), random
  *      48-hour windows, --queries (default 200) per shape after a warm-up: p50 / p99 in ms.
@@ -97,15 +99,16 @@ async function measureReads(store: LogStore): Promise<Result['shapes']> {
   return out;
 }
 
-async function clickHouseBytes(urls: readonly string[], database: string): Promise<number> {
-  let total = 0;
+/** Bytes of the active parts of every table of the database, summed over the nodes, by table. */
+async function clickHouseBytes(urls: readonly string[], database: string): Promise<Map<string, number>> {
+  const byTable = new Map<string, number>();
   for (const url of urls) {
     const node = new ClickHouseNode({ url });
-    const rows = await node.rows(`SELECT sum(bytes_on_disk) FROM system.parts WHERE database = '${database}' AND active`);
-    total += Number(rows[0]?.[0] ?? 0);
+    const rows = await node.rows(`SELECT table, sum(bytes_on_disk) FROM system.parts WHERE database = '${database}' AND active GROUP BY table`);
+    for (const [table, bytes] of rows) byTable.set(String(table), (byTable.get(String(table)) ?? 0) + Number(bytes));
     await node.close();
   }
-  return total;
+  return byTable;
 }
 
 async function runSqlite(): Promise<Result> {
@@ -131,7 +134,10 @@ async function runClickHouse(name: string, urls: readonly string[], cluster: str
     await store.ready();
     const { imported, seconds } = await importInto(store);
     await new Promise((resolve) => setTimeout(resolve, 10_000));
-    const bytes = await clickHouseBytes(urls, database);
+    const byTable = await clickHouseBytes(urls, database);
+    const bytes = [...byTable.values()].reduce((a, b) => a + b, 0);
+    const tables = [...byTable].sort((a, b) => b[1] - a[1]).map(([table, b]) => `${table} ${(b / imported).toFixed(1)}`);
+    console.log(`${name}: bytes/record by table (all nodes): ${tables.join(', ')}`);
     const shapes = await measureReads(store);
     return { name, recordsPerSecond: imported / seconds, imported, bytesPerRecord: bytes / imported, shapes };
   } finally {
