@@ -4,8 +4,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import fc from 'fast-check';
+import { toWireLog } from '../../src/domain/log.js';
+import { formatIsoUs } from '../../src/domain/time.js';
 import { isOmsError, OmsError } from '../../src/domain/oms-error.js';
-import { buildReadSql, shapeOf, type ReadKind, type ReadPlan } from '../../src/store/sqlite/read-query.js';
+import { buildReadSql, ISO_DATE_SQL, shapeOf, type ReadKind, type ReadPlan } from '../../src/store/sqlite/read-query.js';
 import { SCHEMA_VERSION, identityHash } from '../../src/store/sqlite/schema.js';
 import { SqliteLogStore, type SqliteLogStoreOptions } from '../../src/store/sqlite/sqlite-log-store.js';
 import { WriteThread } from '../../src/store/sqlite/write-thread.js';
@@ -164,6 +167,54 @@ describe('SqliteLogStore: file', () => {
       assert.deepEqual(await store.append([a]), { inserted: 1, duplicateIndexes: [] });
       await store.close();
     }
+  });
+});
+
+describe('SqliteLogStore: wire JSON written by SQLite', () => {
+  it('formats QueryDate in SQL exactly as formatIsoUs does, for every safe integer of microseconds', () => {
+    const db = new Database(':memory:');
+    const format = db.prepare(`SELECT ${ISO_DATE_SQL} FROM (SELECT ? AS QueryDateUs)`).pluck();
+    const edges = [0, -1, 1, 999_999, 1_000_000, -1_000_000, -1_000_001, 59_999_999, 86_400_000_000 - 1, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 951_782_400_000_000, 4_107_456_000_000_000];
+    for (const us of edges) assert.equal(format.get(us), formatIsoUs(us), String(us));
+    fc.assert(
+      fc.property(fc.integer({ min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }), (us) => {
+        assert.equal(format.get(us), formatIsoUs(us));
+      }),
+      { numRuns: 20_000 },
+    );
+    db.close();
+  });
+
+  it('gives each log the very text JSON.stringify writes for its wire Log, whatever its strings hold', async () => {
+    const store = open({ path: freshPath() });
+    const text = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.string({ unit: 'grapheme-ascii', maxLength: 40 }),
+      fc.constantFrom('"', '\\', '\\n', '\n\r\t\b\f', '\u0000\u001f\u007f', '\u2028\u2029', '\ud83d\ude00', '</script>', "'; DROP TABLE logs; --"),
+    );
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(text, text, text, text, fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })), { minLength: 1, maxLength: 8 }), async (fields) => {
+        const records = fields.map(([header, payload, agent, id, dateUs]) =>
+          makeRecord({ RequestId: `req-${++n}-${id.length}`, QueryHeaderRaw: header, QueryPayloadRaw: payload, QueryUserAgent: agent, QueryIpAddress: id, QueryDateUs: dateUs }),
+        );
+        await store.append(records);
+        const query = { accountId: records[0]!.AccountId, fromUs: 0, toUs: Number.MAX_SAFE_INTEGER, limit: 1_000, requestIds: records.map((r) => r.RequestId) };
+        const [wire, page] = [await store.readWirePage(query), await store.readPage(query)];
+        assert.equal(page.records.length, records.length);
+        assert.deepEqual(wire.logs, page.records.map((r) => JSON.stringify(toWireLog(r))));
+        const window = await store.readWirePage({ ...query, requestIds: undefined, limit: 1_000 });
+        const all = await store.readPage({ ...query, requestIds: undefined, limit: 1_000 });
+        assert.deepEqual(window.logs, all.records.map((r) => JSON.stringify(toWireLog(r))));
+        // A filter with its own index: keys first, then the rows by ArrivalSeq.
+        const byIp = { ...query, requestIds: undefined, ipAddresses: [records[0]!.QueryIpAddress] };
+        const [ipWire, ipPage] = [await store.readWirePage(byIp), await store.readPage(byIp)];
+        assert.ok(ipPage.records.length >= 1);
+        assert.deepEqual(ipWire.logs, ipPage.records.map((r) => JSON.stringify(toWireLog(r))));
+      }),
+      { numRuns: 60 },
+    );
+    await store.close();
   });
 });
 
