@@ -323,6 +323,36 @@ describe('SqliteLogStore write thread', () => {
     await assertUnavailable(() => thread.append([makeRecord()]));
   });
 
+  it('fails the pending writes of a thread that dies with StoreUnavailable, and starts a new one for the next write', async () => {
+    const file = freshPath();
+    const store = open({ path: file });
+    await store.close();
+    const data = { path: file, synchronous: 'NORMAL' as const, busyTimeoutMs: 1_000, cacheSizeMb: 1, walLimitBytes: 1 << 20, recentIdentities: undefined, backgroundCheckpoint: false };
+    // A heap of 16 MB cannot take 48 MB of records: the thread dies of it, and only the thread.
+    const thread = new WriteThread(data, { resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 } });
+    try {
+      const first = makeRecord({ QueryDateUs: 1 });
+      assert.equal((await thread.append([first])).inserted, 1);
+      const huge = Array.from({ length: 48 }, (_, i) => makeRecord({ QueryDateUs: 10 + i, QueryHeaderRaw: `${i}`.padEnd(1 << 20, 'h') }));
+      const small = makeRecord({ QueryDateUs: 2 });
+      const [dying, queued] = await Promise.allSettled([thread.append(huge), thread.append([small])]);
+      for (const outcome of [dying, queued]) {
+        assert.equal(outcome.status, 'rejected');
+        assert.ok(isOmsError(outcome.reason) && outcome.reason.kind === 'StoreUnavailable', String(outcome.reason));
+        assert.equal(outcome.reason.details, 'the log store writer stopped');
+      }
+      // The next write starts a thread again; what the dead one had not committed is not there.
+      assert.equal((await thread.append([small])).inserted, 1);
+      assert.deepEqual((await thread.append([first, small])).duplicateIndexes, [0, 1]);
+    } finally {
+      await thread.close();
+    }
+    const reader = open({ path: file, readOnly: true });
+    const page = await reader.readPage({ accountId: makeRecord().AccountId, fromUs: 0, toUs: Number.MAX_SAFE_INTEGER, limit: 100 });
+    assert.deepEqual(page.records.map((r) => r.QueryDateUs), [1, 2]);
+    await reader.close();
+  });
+
   it('answers writes in the order they were sent, reads seeing each once it is answered', async () => {
     const file = freshPath();
     const store = open({ path: file });
