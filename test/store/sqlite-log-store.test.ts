@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -116,6 +116,19 @@ describe('SqliteLogStore: file', () => {
     assert.deepEqual(page.records.map((r) => r.QueryDateUs), records.map((r) => r.QueryDateUs));
     await admin.close();
     await server.close();
+  });
+
+  it('copies the WAL into the database in the background, commits of one record each included', async () => {
+    const file = freshPath();
+    const store = open({ path: file });
+    const emptySize = statSync(file).size;
+    for (let i = 0; i < 300; i++) await store.append([makeRecord({ QueryDateUs: i, QueryHeaderRaw: 'h'.repeat(2_000) })]);
+    // Until a checkpoint, new pages live in the WAL only; the checkpointer copies them within its interval.
+    const deadline = Date.now() + 10_000;
+    const copied = () => statSync(file).size > emptySize + 300 * 2_000;
+    while (!copied() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(copied(), `database file: ${statSync(file).size} bytes`);
+    await store.close();
   });
 
   it('reads through the pinned index and sorts nothing, with or without planner statistics', async () => {
