@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import fc from 'fast-check';
-import { DEFAULT_SECRET_FIELDS, MASK, compileSecretMasker, formatHeaderRaw, measureHeaderBytes } from './build-record.js';
+import { DEFAULT_SECRET_FIELDS, MASK, compileSecretMasker, formatHeaderRaw, headerText, measureHeaderBytes } from './build-record.js';
 
 /** Sends `head` as raw bytes to a loopback HTTP server and returns the request as Node parsed it. */
 async function parseHead(head: Buffer): Promise<IncomingMessage> {
@@ -108,6 +108,35 @@ describe('measureHeaderBytes', () => {
     ]);
     const request = await parseHead(head);
     assert.equal(measureHeaderBytes(request.method ?? '', request.url ?? '', request.httpVersion, request.rawHeaders), head.length);
+  });
+});
+
+describe('headerText', () => {
+  it('gives UTF-8 header bytes back as the text the client wrote, in QueryHeaderRaw as in the user agent', async () => {
+    const head = Buffer.concat([
+      Buffer.from('POST / HTTP/1.1\r\nHost: oms\r\nUser-Agent: caf'),
+      Buffer.from('é ☃ 😀', 'utf8'),
+      Buffer.from('\r\nX-Latin: '),
+      Buffer.from([0x63, 0x61, 0x66, 0xe9]),
+      Buffer.from('\r\nContent-Length: 0\r\n\r\n'),
+    ]);
+    const request = await parseHead(head);
+    assert.equal(headerText(request.headers['user-agent'] as string), 'café ☃ 😀');
+    // Bytes that are not UTF-8 keep one character per byte: 0xE9 is é in ISO-8859-1.
+    assert.equal(formatHeaderRaw(request.rawHeaders), 'Host: oms\\nUser-Agent: café ☃ 😀\\nX-Latin: caf\u00e9\\nContent-Length: 0');
+    assert.equal(measureHeaderBytes(request.method ?? '', request.url ?? '', request.httpVersion, request.rawHeaders), head.length);
+  });
+
+  it('leaves ASCII, and any text whose bytes are not UTF-8, as they are', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => {
+        const latin1 = Buffer.from(bytes).toString('latin1');
+        const decoded = headerText(latin1);
+        if (Buffer.from(bytes).toString('utf8') === decoded) assert.ok(Buffer.from(decoded, 'utf8').equals(Buffer.from(bytes)));
+        else assert.equal(decoded, latin1);
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });
 

@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer';
+
 /**
  * Pieces of a record that come from the raw request (SPEC section 2): the header lines as received,
  * with the Authorization value hidden, and the payload with secret fields masked.
@@ -28,9 +30,23 @@ export function formatHeaderRaw(rawHeaders: readonly string[]): string {
   const lines: string[] = [];
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
-    lines.push(`${name}: ${HIDDEN_HEADERS.has(name.toLowerCase()) ? MASK : rawHeaders[i + 1]}`);
+    lines.push(`${name}: ${HIDDEN_HEADERS.has(name.toLowerCase()) ? MASK : headerText(rawHeaders[i + 1] as string)}`);
   }
   return lines.join('\\n');
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * A header value as the client wrote it. Node's HTTP parser hands header bytes over as latin1 text,
+ * one character per byte, so `User-Agent: café` in UTF-8 would read `cafÃ©`: a value whose bytes are
+ * valid UTF-8 is decoded as UTF-8; any other keeps one character per byte (HTTP's historical
+ * ISO-8859-1). Used for QueryHeaderRaw and QueryUserAgent; sizes count the bytes (measureHeaderBytes).
+ */
+export function headerText(value: string): string {
+  if (!NON_ASCII.test(value)) return value;
+  const bytes = Buffer.from(value, 'latin1');
+  return isUtf8(bytes) ? bytes.toString('utf8') : value;
 }
 
 /**
