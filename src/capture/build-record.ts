@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, COLON, COMMA, OPEN_ARRAY, OPEN_OBJECT, QUOTE } from './json-bytes.js';
 
 /**
  * Pieces of a record that come from the raw request (SPEC section 2): the header lines as received,
@@ -85,14 +86,6 @@ export function compileSecretMasker(secretFields: readonly string[] = DEFAULT_SE
   return (payload) => (payload.includes('"') && (payload.includes('\\') || mention.test(payload)) ? maskValues(payload, names) : payload);
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COLON = 0x3a;
-const COMMA = 0x2c;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
 
 function maskValues(text: string, names: ReadonlySet<string>): string {
   let out = '';
@@ -159,20 +152,20 @@ function keyName(token: string): string {
 function valueEndAt(text: string, start: number): number {
   const first = text.charCodeAt(start);
   if (first === QUOTE) return stringEnd(text, start);
-  if (first === OPEN_BRACE || first === OPEN_BRACKET) {
+  if (first === OPEN_OBJECT || first === OPEN_ARRAY) {
     let depth = 0;
     for (let i = start; i < text.length; i++) {
       const c = text.charCodeAt(i);
       if (c === QUOTE) i = stringEnd(text, i) - 1;
-      else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
-      else if ((c === CLOSE_BRACE || c === CLOSE_BRACKET) && --depth === 0) return i + 1;
+      else if (c === OPEN_OBJECT || c === OPEN_ARRAY) depth++;
+      else if ((c === CLOSE_OBJECT || c === CLOSE_ARRAY) && --depth === 0) return i + 1;
     }
     return text.length;
   }
   let end = start;
   for (let i = start; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c === COMMA || c === CLOSE_BRACE || c === CLOSE_BRACKET) break;
+    if (c === COMMA || c === CLOSE_OBJECT || c === CLOSE_ARRAY) break;
     if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) end = i + 1;
     if (c === QUOTE) {
       // A quote after a bare value (malformed): mask through that string as well.
