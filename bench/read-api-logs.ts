@@ -4,7 +4,8 @@
  * Builds a store of N realistic records (default 2 million: 100 accounts, one holding 40 %), starts a
  * real `oms serve` process on it, and for four filter shapes and pages of 100 and 1000 records sends
  * signed ReadApiLogs calls one at a time from this process (the load generator shares the two cores),
- * timing each until its last byte; the same query then runs straight against the store in this process.
+ * timing each until its last byte; the same query then runs straight against the store in this process,
+ * twice: as records (readPage) and as the server reads it, wire JSON written by SQLite (readWirePage).
  *
  *   node --import tsx bench/read-api-logs.ts [--records N] [--queries N]
  */
@@ -128,10 +129,11 @@ async function main(): Promise<void> {
   const maxSeq = await sqlStore.highWaterMark();
   const rows: string[] = [];
   console.log(`\nReadApiLogs, big account (${Math.round(big.share * 100)} % of records), 48-hour windows at random, ${QUERIES} calls per line, one at a time`);
-  console.log('shape               page   SQL p50   SQL p99  HTTP p50  HTTP p99  added p50  added p99  HTTP/SQL p50  floor p50  floor p99  logs/page');
+  console.log('shape               page   SQL p50   SQL p99  wire p50  wire p99  HTTP p50  HTTP p99  added p50  added p99 HTTP/wire p50  floor p50  floor p99  logs/page');
   for (const shape of shapes) {
     for (const pageSize of [100, 1000]) {
       const sqlMs: number[] = [];
+      const wireMs: number[] = [];
       const httpMs: number[] = [];
       let logs = 0;
       let bytes = 0;
@@ -144,6 +146,11 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         const page = await sqlStore.readPage({ accountId: big.AccountId, fromUs, toUs, maxSeq, limit: pageSize, ...f.sql });
         const sqlElapsed = performance.now() - t0;
+        // The statement the server runs for a default call: the same rows, each log's JSON written by SQLite.
+        const tw = performance.now();
+        const wire = await sqlStore.readWirePage({ accountId: big.AccountId, fromUs, toUs, maxSeq, limit: pageSize, ...f.sql });
+        const wireElapsed = performance.now() - tw;
+        if (wire.logs.length !== page.records.length) throw new Error('readWirePage and readPage disagree');
 
         const url = `${base}/api/v1/ReadApiLogs`;
         const body = JSON.stringify({ Filters: { QueryDateAfter: formatIsoUs(fromUs), QueryDateBefore: formatIsoUs(toUs), ...f.api }, ResultsPerPage: pageSize });
@@ -153,6 +160,7 @@ async function main(): Promise<void> {
         const httpElapsed = performance.now() - t1;
         if (q < 0) continue;
         sqlMs.push(sqlElapsed);
+        wireMs.push(wireElapsed);
         httpMs.push(httpElapsed);
         if (response.status !== 200) throw new Error(`ReadApiLogs answered ${response.status}: ${response.text.slice(0, 300)}`);
         if (q >= 0) {
@@ -161,6 +169,7 @@ async function main(): Promise<void> {
         }
       }
       const sql = summarize(sqlMs);
+      const wireSql = summarize(wireMs);
       const http = summarize(httpMs);
       const floorMs: number[] = [];
       const size = String(Math.round(bytes / QUERIES));
@@ -170,13 +179,15 @@ async function main(): Promise<void> {
         if (q >= 0) floorMs.push(performance.now() - t2);
       }
       const floor = summarize(floorMs);
-      const row = `${shape.name.padEnd(18)} ${String(pageSize).padStart(5)} ${fmt(sql.p50).padStart(9)} ${fmt(sql.p99).padStart(9)} ${fmt(http.p50).padStart(9)} ${fmt(http.p99).padStart(9)} ${fmt(http.p50 - sql.p50).padStart(10)} ${fmt(http.p99 - sql.p99).padStart(10)} ${(http.p50 / sql.p50).toFixed(2).padStart(13)} ${fmt(floor.p50).padStart(10)} ${fmt(floor.p99).padStart(10)} ${Math.round(logs / QUERIES).toString().padStart(10)}`;
+      const row = `${shape.name.padEnd(18)} ${String(pageSize).padStart(5)} ${fmt(sql.p50).padStart(9)} ${fmt(sql.p99).padStart(9)} ${fmt(wireSql.p50).padStart(9)} ${fmt(wireSql.p99).padStart(9)} ${fmt(http.p50).padStart(9)} ${fmt(http.p99).padStart(9)} ${fmt(http.p50 - wireSql.p50).padStart(10)} ${fmt(http.p99 - wireSql.p99).padStart(10)} ${(http.p50 / wireSql.p50).toFixed(2).padStart(13)} ${fmt(floor.p50).padStart(10)} ${fmt(floor.p99).padStart(10)} ${Math.round(logs / QUERIES).toString().padStart(10)}`;
       console.log(row);
       rows.push(row);
     }
   }
-  console.log('(times in ms; HTTP: from signing the call to its last byte received by this process, the server being another process;');
-  console.log(' added: HTTP minus SQL, what signing, HTTP, authentication, JSON and the call\'s own record cost;');
+  console.log('(times in ms; SQL: the page read as records (LogStore.readPage: the statement and its 17 columns per row);');
+  console.log(' wire: the same page as the server reads it for a default call (LogStore.readWirePage: each log\'s JSON written by SQLite);');
+  console.log(' HTTP: from signing the call to its last byte received by this process, the server being another process;');
+  console.log(' added: HTTP minus wire, what signing, HTTP, authentication, the answer\'s assembly and the call\'s own record cost;');
   console.log(' floor: a bare node:http server answering a ready-made body of the same average size, same client)');
 
   await sqlStore.close();

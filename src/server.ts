@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildHttpServer, gatewayErrorAnswer, MAX_BODY_BYTES, OMS_CALLS } from './api/index.js';
-import { compileBearerVerifier, compileClientIpResolver, compileSecretMasker, DiskSpool, Gateway, IngestCommitter, ingestRecordLimit, RecordWriter, type RecordSink } from './capture/index.js';
+import { compileBearerVerifier, compileClientIpResolver, compileSecretMasker, DEFAULT_SECRET_FIELDS, DiskSpool, Gateway, IngestCommitter, ingestRecordLimit, RecordWriter, type RecordSink } from './capture/index.js';
 import type { ClickHouseStoreConfig, Config } from './config/index.js';
 import { systemClock, toWireLog, type Clock } from './domain/index.js';
 import { Authenticator, deriveKey, loadOrCreateMasterKey, LockoutTracker, SecretBox, type CredentialStore } from './identity/index.js';
@@ -169,7 +169,7 @@ export function buildServer(config: Config, stores: Stores, options: BuildOption
   const writer: RecordSink = options.sink ?? (writePath as WritePath).writer;
   const authenticator = new Authenticator({ credentials: stores.credentials, lockout: new LockoutTracker(clock), clock, region: config.api.region });
   const clientIp = compileClientIpResolver(config.trustedProxies);
-  const maskSecrets = compileSecretMasker();
+  const maskSecrets = compileSecretMasker([...DEFAULT_SECRET_FIELDS, ...config.secretFields]);
   const gateway =
     config.gateway === undefined
       ? undefined

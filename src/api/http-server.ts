@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { LogRecord } from '../domain/index.js';
 import type { ClientIpResolver, ErrorAnswer, Gateway, SecretMasker } from '../capture/index.js';
-import { formatHeaderRaw, measureHeaderBytes } from '../capture/index.js';
+import { formatHeaderRaw, headerText, measureHeaderBytes } from '../capture/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { mapError, oscErrorBody } from './osc-errors.js';
@@ -174,7 +174,7 @@ function buildSelfRecord(request: FastifyRequest, status: number, durationUs: nu
     QueryIpAddress: deps.clientIp(raw.socket.remoteAddress, request.headers['x-forwarded-for']),
     QueryPayloadRaw: body === undefined ? '' : deps.maskSecrets(body.toString('utf8')),
     QueryPayloadSize: body?.length ?? 0,
-    QueryUserAgent: typeof userAgent === 'string' ? userAgent : '',
+    QueryUserAgent: typeof userAgent === 'string' ? headerText(userAgent) : '',
     RequestId: request.id,
     ResponseSize: state.responseBytes,
     ResponseStatusCode: status,

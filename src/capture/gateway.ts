@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { Pool, type Dispatcher } from 'undici';
 import { OmsError, type Clock, type ErrorKind, type LogRecord } from '../domain/index.js';
 import type { Authenticator, Caller } from '../identity/index.js';
-import { formatHeaderRaw, measureHeaderBytes, type SecretMasker } from './build-record.js';
+import { formatHeaderRaw, headerText, measureHeaderBytes, type SecretMasker } from './build-record.js';
 import { classifyCall, normaliseCallPath, type NotLoggedReason } from './classify-call.js';
 import type { ClientIpResolver } from './client-ip.js';
 import type { RecordSink } from './record-sink.js';
@@ -584,7 +584,7 @@ class GatewayCall implements Dispatcher.DispatchHandler {
       QueryIpAddress: options.clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for']),
       QueryPayloadRaw: body.length === 0 ? '' : options.maskSecrets(body.toString('utf8')),
       QueryPayloadSize: body.length,
-      QueryUserAgent: userAgent ?? '',
+      QueryUserAgent: userAgent === undefined ? '' : headerText(userAgent),
       RequestId: this.#scanner?.requestId ?? this.#requestId,
       ResponseSize: this.#responseBytes,
       ResponseStatusCode: this.#status,

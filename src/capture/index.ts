@@ -1,5 +1,5 @@
 export { compileClientIpResolver, type ClientIpResolver } from './client-ip.js';
-export { formatHeaderRaw, measureHeaderBytes, compileSecretMasker, DEFAULT_SECRET_FIELDS, MASK, type SecretMasker } from './build-record.js';
+export { formatHeaderRaw, headerText, measureHeaderBytes, compileSecretMasker, DEFAULT_SECRET_FIELDS, MASK, type SecretMasker } from './build-record.js';
 export { RecordWriter, type RecordWriterOptions } from './record-writer.js';
 export { classifyCall, normaliseCallPath, type CallClass, type ClassifyCallInput } from './classify-call.js';
 export { DiskSpool, type DiskSpoolOptions } from './spool/disk-spool.js';

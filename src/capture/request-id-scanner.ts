@@ -1,3 +1,5 @@
+import { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, COLON, OPEN_ARRAY, OPEN_OBJECT, QUOTE } from './json-bytes.js';
+
 /**
  * Finds `ResponseContext.RequestId` in a JSON answer as it streams past, chunk by chunk, without
  * holding the answer: the state is a few numbers and at most two short strings, whatever the answer's
@@ -8,13 +10,6 @@
  * It is a tolerant tokenizer, not a validator: an answer that is not JSON simply yields no RequestId.
  */
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COLON = 0x3a;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
 
 /** Keys and values longer than this are not the ones we look for, and are not kept. */
 const MAX_KEPT_BYTES = 128;

@@ -100,3 +100,22 @@ describe('--store clickhouse://', () => {
     }
   });
 });
+
+describe('loadConfig: secret fields', () => {
+  it('adds the names of --secret-fields or OMS_SECRET_FIELDS, trimmed, flag first', () => {
+    assert.deepEqual(loadConfig({}, {}).secretFields, []);
+    assert.deepEqual(loadConfig({}, { OMS_SECRET_FIELDS: ' ApiKey , Credentials.Value,x_token ' }).secretFields, ['ApiKey', 'Credentials.Value', 'x_token']);
+    assert.deepEqual(loadConfig({ secretFields: 'Pin' }, { OMS_SECRET_FIELDS: 'ApiKey' }).secretFields, ['Pin']);
+  });
+
+  it('refuses a name that is not a plain field name, in one line', () => {
+    for (const raw of ['Api Key', 'a"b', 'x'.repeat(129), 'Pass*', 'ok,bad/name']) {
+      assert.throws(() => loadConfig({ secretFields: raw }, {}), (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /^--secret-fields \/ OMS_SECRET_FIELDS: .* is not a field name/);
+        assert.doesNotMatch(err.message, /\n/);
+        return true;
+      });
+    }
+  });
+});

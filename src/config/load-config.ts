@@ -4,6 +4,8 @@ import path from 'node:path';
 import { SETTINGS, type Setting, type SettingKey } from './settings.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+// A JSON key worth masking: a name as APIs spell them, not a pattern.
+const FIELD_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 const LOG_LEVELS: ReadonlySet<string> = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 export interface Config {
@@ -16,6 +18,8 @@ export interface Config {
   readonly api: { readonly region: string; readonly version: string };
   readonly retentionDays: number;
   readonly trustedProxies: readonly string[];
+  /** Payload field names masked in records besides DEFAULT_SECRET_FIELDS (capture/build-record.ts). */
+  readonly secretFields: readonly string[];
   readonly logLevel: LogLevel;
   /** The gateway: undefined when no upstream is set (OMS then serves only its own routes). */
   readonly gateway: GatewayConfig | undefined;
@@ -173,6 +177,13 @@ function parseValue(setting: Setting, raw: string): string | number | string[] {
       if (!LOG_LEVELS.has(raw)) throw new ConfigError(`${describe(setting)}: expected one of ${[...LOG_LEVELS].join(', ')}, got ${JSON.stringify(raw)}`);
       return raw;
     }
+    case 'nameList': {
+      const entries = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+      for (const entry of entries) {
+        if (!FIELD_NAME.test(entry)) throw new ConfigError(`${describe(setting)}: ${JSON.stringify(entry.slice(0, 80))} is not a field name (letters, digits, _ . -, at most 128)`);
+      }
+      return entries;
+    }
     case 'cidrList': {
       const entries = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
       for (const entry of entries) {
@@ -244,6 +255,7 @@ export function loadConfig(flags: Partial<Record<SettingKey, string>>, env: Node
     api: { region, version },
     retentionDays: get<number>('retentionDays'),
     trustedProxies: get<string[]>('trustedProxies'),
+    secretFields: get<string[]>('secretFields'),
     logLevel: get<LogLevel>('logLevel'),
     gateway:
       get<string>('upstream') === ''

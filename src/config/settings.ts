@@ -3,7 +3,7 @@
  * default and its help. The CLI builds its options from this table; load-config.ts merges and validates.
  * Precedence: flag, then environment variable, then default.
  */
-export type SettingType = 'string' | 'port' | 'positiveInt' | 'byteSize' | 'logLevel' | 'cidrList' | 'secret' | 'upstreamUrl' | 'durability';
+export type SettingType = 'string' | 'port' | 'positiveInt' | 'byteSize' | 'logLevel' | 'cidrList' | 'nameList' | 'secret' | 'upstreamUrl' | 'durability';
 
 export interface Setting {
   key: SettingKey;
@@ -24,6 +24,7 @@ export type SettingKey =
   | 'apiVersion'
   | 'retentionDays'
   | 'trustedProxies'
+  | 'secretFields'
   | 'masterKeyFile'
   | 'logLevel'
   | 'upstream'
@@ -46,6 +47,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'apiVersion', flag: '--api-version', env: 'OMS_API_VERSION', type: 'string', default: '1.40', help: 'API version written in QueryApiVersion' },
   { key: 'retentionDays', flag: '--retention-days', env: 'OMS_RETENTION_DAYS', type: 'positiveInt', default: '32', help: 'days a record stays readable before it is purged' },
   { key: 'trustedProxies', flag: '--trusted-proxies', env: 'OMS_TRUSTED_PROXIES', type: 'cidrList', default: '', help: 'comma-separated addresses and CIDRs of proxies whose X-Forwarded-For is believed' },
+  { key: 'secretFields', flag: '--secret-fields', env: 'OMS_SECRET_FIELDS', type: 'nameList', default: '', help: 'comma-separated JSON field names whose values are masked in QueryPayloadRaw, in addition to the built-in list' },
   { key: 'masterKeyFile', flag: '--master-key-file', env: 'OMS_MASTER_KEY_FILE', type: 'string', default: '', help: 'file holding the key that seals secrets and page tokens (default: master.key in the data directory; created on first start)' },
   { key: 'logLevel', flag: '--log-level', env: 'OMS_LOG_LEVEL', type: 'logLevel', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
   { key: 'upstream', flag: '--upstream', env: 'OMS_UPSTREAM', type: 'upstreamUrl', default: '', help: 'OUTSCALE API to forward calls to (http:// or https:// origin); unset: no gateway' },

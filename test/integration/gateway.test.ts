@@ -76,7 +76,7 @@ describe('the gateway with real signing clients', () => {
 
   before(async () => {
     upstream = await startUpstreamFixture();
-    t = await startTestServer({ settings: { upstream: upstream.url } });
+    t = await startTestServer({ settings: { upstream: upstream.url, secretFields: 'ApiKey' } });
     key = await t.createKey();
   });
   after(async () => {
@@ -138,9 +138,9 @@ describe('the gateway with real signing clients', () => {
     await checkRecord(records[0], received, { callName: 'CreateVolume', body, userAgent: `curl/${version}`, responseSize: Buffer.byteLength(answer.body) });
   });
 
-  it('aws4fetch with x-osc-target on /: one exact record, secrets in the payload masked', async () => {
+  it('aws4fetch with x-osc-target on /: one exact record, secrets in the payload masked (built-in and --secret-fields)', async () => {
     const client = new AwsClient({ accessKeyId: key.accessKeyId, secretAccessKey: key.secretKey, service: 'api', region: REGION });
-    const body = '{"AccountId":"x","Password":"hunter2","Tags":[{"Key":"a","Value":"b"}]}';
+    const body = '{"AccountId":"x","Pass\\u0077ord":"hunter2","ApiKey":{"Id":"k-123"},"Tags":[{"Key":"a","Value":"b"}]}';
     const response = await client.fetch(`${t.url}/`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-osc-target': 'OutscaleService.UpdateAccount', 'user-agent': 'aws4fetch-test' } });
     const text = await response.text();
     assert.equal(response.status, 200, text);
@@ -150,7 +150,7 @@ describe('the gateway with real signing clients', () => {
     await t.server.writer.flush();
     const records = (await recordsOf(t, key.accountId)).filter((r) => r.RequestId === received.requestId);
     assert.equal(records.length, 1);
-    await checkRecord(records[0], received, { callName: 'UpdateAccount', body: body.replace('"hunter2"', `"${MASK}"`), payloadSize: Buffer.byteLength(body), userAgent: 'aws4fetch-test', responseSize: Buffer.byteLength(text) });
+    await checkRecord(records[0], received, { callName: 'UpdateAccount', body: body.replace('"hunter2"', `"${MASK}"`).replace('{"Id":"k-123"}', `"${MASK}"`), payloadSize: Buffer.byteLength(body), userAgent: 'aws4fetch-test', responseSize: Buffer.byteLength(text) });
   });
 
   it('reads the records back through ReadApiLogs on the same port', async () => {

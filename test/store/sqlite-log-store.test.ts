@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import fc from 'fast-check';
+import { toWireLog } from '../../src/domain/log.js';
+import { formatIsoUs } from '../../src/domain/time.js';
 import { isOmsError, OmsError } from '../../src/domain/oms-error.js';
-import { buildReadSql, shapeOf, type ReadKind, type ReadPlan } from '../../src/store/sqlite/read-query.js';
+import { buildReadSql, ISO_DATE_SQL, shapeOf, type ReadKind, type ReadPlan } from '../../src/store/sqlite/read-query.js';
 import { SCHEMA_VERSION, identityHash } from '../../src/store/sqlite/schema.js';
 import { SqliteLogStore, type SqliteLogStoreOptions } from '../../src/store/sqlite/sqlite-log-store.js';
 import { WriteThread } from '../../src/store/sqlite/write-thread.js';
@@ -115,6 +118,19 @@ describe('SqliteLogStore: file', () => {
     await server.close();
   });
 
+  it('copies the WAL into the database in the background, commits of one record each included', async () => {
+    const file = freshPath();
+    const store = open({ path: file });
+    const emptySize = statSync(file).size;
+    for (let i = 0; i < 300; i++) await store.append([makeRecord({ QueryDateUs: i, QueryHeaderRaw: 'h'.repeat(2_000) })]);
+    // Until a checkpoint, new pages live in the WAL only; the checkpointer copies them within its interval.
+    const deadline = Date.now() + 10_000;
+    const copied = () => statSync(file).size > emptySize + 300 * 2_000;
+    while (!copied() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(copied(), `database file: ${statSync(file).size} bytes`);
+    await store.close();
+  });
+
   it('reads through the pinned index and sorts nothing, with or without planner statistics', async () => {
     const file = freshPath();
     const store = open({ path: file });
@@ -164,6 +180,55 @@ describe('SqliteLogStore: file', () => {
       assert.deepEqual(await store.append([a]), { inserted: 1, duplicateIndexes: [] });
       await store.close();
     }
+  });
+});
+
+describe('SqliteLogStore: wire JSON written by SQLite', () => {
+  it('formats QueryDate in SQL exactly as formatIsoUs does, for every safe integer of microseconds', () => {
+    const db = new Database(':memory:');
+    const format = db.prepare(`SELECT ${ISO_DATE_SQL} FROM (SELECT ? AS QueryDateUs)`).pluck();
+    const edges = [0, -1, 1, 999_999, 1_000_000, -1_000_000, -1_000_001, 59_999_999, 86_400_000_000 - 1, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 951_782_400_000_000, 4_107_456_000_000_000];
+    for (const us of edges) assert.equal(format.get(us), formatIsoUs(us), String(us));
+    fc.assert(
+      fc.property(fc.integer({ min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }), (us) => {
+        assert.equal(format.get(us), formatIsoUs(us));
+      }),
+      { numRuns: 20_000 },
+    );
+    db.close();
+  });
+
+  it('gives each log the very text JSON.stringify writes for its wire Log, whatever its strings hold', async () => {
+    const store = open({ path: freshPath() });
+    const text = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.string({ unit: 'grapheme-ascii', maxLength: 40 }),
+      fc.constantFrom('"', '\\', '\\n', '\n\r\t\b\f', '\u0000\u001f\u007f', '\u2028\u2029', '\ud83d\ude00', '</script>', "'; DROP TABLE logs; --"),
+    );
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(text, text, text, text, fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER - 1 })), { minLength: 1, maxLength: 8 }), async (fields) => {
+        const records = fields.map(([header, payload, agent, id, dateUs]) =>
+          makeRecord({ RequestId: `req-${++n}-${id.length}`, QueryHeaderRaw: header, QueryPayloadRaw: payload, QueryUserAgent: agent, QueryIpAddress: id, QueryDateUs: dateUs }),
+        );
+        await store.append(records);
+        // The window ends before toUs: the latest date a read can cover is MAX_SAFE_INTEGER - 1.
+        const query = { accountId: records[0]!.AccountId, fromUs: 0, toUs: Number.MAX_SAFE_INTEGER, limit: 1_000, requestIds: records.map((r) => r.RequestId) };
+        const [wire, page] = [await store.readWirePage(query), await store.readPage(query)];
+        assert.equal(page.records.length, records.length);
+        assert.deepEqual(wire.logs, page.records.map((r) => JSON.stringify(toWireLog(r))));
+        const window = await store.readWirePage({ ...query, requestIds: undefined, limit: 1_000 });
+        const all = await store.readPage({ ...query, requestIds: undefined, limit: 1_000 });
+        assert.deepEqual(window.logs, all.records.map((r) => JSON.stringify(toWireLog(r))));
+        // A filter with its own index: keys first, then the rows by ArrivalSeq.
+        const byIp = { ...query, requestIds: undefined, ipAddresses: [records[0]!.QueryIpAddress] };
+        const [ipWire, ipPage] = [await store.readWirePage(byIp), await store.readPage(byIp)];
+        assert.ok(ipPage.records.length >= 1);
+        assert.deepEqual(ipWire.logs, ipPage.records.map((r) => JSON.stringify(toWireLog(r))));
+      }),
+      { numRuns: 60 },
+    );
+    await store.close();
   });
 });
 
@@ -270,6 +335,36 @@ describe('SqliteLogStore write thread', () => {
     await assertUnavailable(() => thread.purgeChunk(0));
     await thread.close();
     await assertUnavailable(() => thread.append([makeRecord()]));
+  });
+
+  it('fails the pending writes of a thread that dies with StoreUnavailable, and starts a new one for the next write', async () => {
+    const file = freshPath();
+    const store = open({ path: file });
+    await store.close();
+    const data = { path: file, synchronous: 'NORMAL' as const, busyTimeoutMs: 1_000, cacheSizeMb: 1, walLimitBytes: 1 << 20, recentIdentities: undefined, backgroundCheckpoint: false };
+    // A heap of 16 MB cannot take 48 MB of records: the thread dies of it, and only the thread.
+    const thread = new WriteThread(data, { resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 } });
+    try {
+      const first = makeRecord({ QueryDateUs: 1 });
+      assert.equal((await thread.append([first])).inserted, 1);
+      const huge = Array.from({ length: 48 }, (_, i) => makeRecord({ QueryDateUs: 10 + i, QueryHeaderRaw: `${i}`.padEnd(1 << 20, 'h') }));
+      const small = makeRecord({ QueryDateUs: 2 });
+      const [dying, queued] = await Promise.allSettled([thread.append(huge), thread.append([small])]);
+      for (const outcome of [dying, queued]) {
+        assert.equal(outcome.status, 'rejected');
+        assert.ok(isOmsError(outcome.reason) && outcome.reason.kind === 'StoreUnavailable', String(outcome.reason));
+        assert.equal(outcome.reason.details, 'the log store writer stopped');
+      }
+      // The next write starts a thread again; what the dead one had not committed is not there.
+      assert.equal((await thread.append([small])).inserted, 1);
+      assert.deepEqual((await thread.append([first, small])).duplicateIndexes, [0, 1]);
+    } finally {
+      await thread.close();
+    }
+    const reader = open({ path: file, readOnly: true });
+    const page = await reader.readPage({ accountId: makeRecord().AccountId, fromUs: 0, toUs: Number.MAX_SAFE_INTEGER, limit: 100 });
+    assert.deepEqual(page.records.map((r) => r.QueryDateUs), [1, 2]);
+    await reader.close();
   });
 
   it('answers writes in the order they were sent, reads seeing each once it is answered', async () => {

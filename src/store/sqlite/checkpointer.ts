@@ -18,6 +18,11 @@ import { Worker } from 'node:worker_threads';
  * The signal is a SharedArrayBuffer (Atomics.wait/notify), not a message: the worker wakes even when
  * the main thread never returns to its event loop (a tight import loop), and no message queue grows.
  *
+ * Checkpoints are at least `minIntervalMs` apart (default 200 ms): a server appending one record per
+ * call would otherwise checkpoint after every call, each time syncing the WAL and then the database
+ * (two fsyncs, competing with the fsync of the next strict commit). Commits made meanwhile are copied
+ * by the next checkpoint.
+ *
  * The WAL restarts from its beginning only when a write starts after everything was copied. Under a
  * continuous stream of commits that moment may not come, so when the worker reports a WAL larger than
  * `walLimitBytes`, `shouldCatchUp()` tells the writer to run one PASSIVE checkpoint itself between two
@@ -29,7 +34,11 @@ export interface CheckpointerOptions {
   synchronous: 'NORMAL' | 'FULL';
   walLimitBytes: number;
   pageSizeBytes: number;
+  /** Shortest time between two checkpoints (0: one after every commit). */
+  minIntervalMs?: number;
 }
+
+const DEFAULT_MIN_INTERVAL_MS = 200;
 
 const COMMITS = 0;
 const CLOSING = 1;
@@ -59,6 +68,8 @@ for (;;) {
   } catch {
     // Busy (the writer is catching up itself) or a transient I/O error: the next commit asks again.
   }
+  // Returns at once when close() is called.
+  if (workerData.minIntervalMs > 0) Atomics.wait(signal, ${CLOSING}, 0, workerData.minIntervalMs);
 }
 db.close();
 `;
@@ -76,7 +87,7 @@ export class WalCheckpointer {
     const driverPath = createRequire(import.meta.url).resolve('better-sqlite3');
     this.#worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { path: options.path, synchronous: options.synchronous, signal: shared, driverPath },
+      workerData: { path: options.path, synchronous: options.synchronous, signal: shared, driverPath, minIntervalMs: Math.max(0, options.minIntervalMs ?? DEFAULT_MIN_INTERVAL_MS) },
     });
     // A store left unclosed must not keep the process alive.
     this.#worker.unref();
@@ -102,6 +113,7 @@ export class WalCheckpointer {
     // Unreferenced, the worker would not keep the process alive while close() waits for it.
     this.#worker.ref();
     Atomics.store(this.#signal, CLOSING, 1);
+    Atomics.notify(this.#signal, CLOSING);
     this.notifyCommit();
     await this.#exited;
   }

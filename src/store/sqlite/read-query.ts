@@ -50,10 +50,11 @@ export type ReadPlan = 'time' | 'requestIds' | 'callNames' | 'accessKeys' | 'ipA
 
 /**
  * page: rows, ordered, LIMIT (time and requestIds plans).
+ * wirePage: the same rows as (ArrivalSeq, QueryDateUs, wire JSON text), see WIRE_COLUMNS.
  * keys: (QueryDateUs, ArrivalSeq) for one value of the plan's filter, ordered, LIMIT (bucketed plans).
  * count: count(*) (for a bucketed plan, of one value).
  */
-export type ReadKind = 'page' | 'keys' | 'count';
+export type ReadKind = 'page' | 'wirePage' | 'keys' | 'count';
 
 export interface ReadShape {
   kind: ReadKind;
@@ -68,8 +69,34 @@ export const ROW_COLUMNS =
   'QueryDateUs, QueryHeaderRaw, QueryHeaderSize, QueryIpAddress, QueryPayloadRaw, QueryPayloadSize, ' +
   'QueryUserAgent, RequestId, ResponseSize, ResponseStatusCode';
 
+// The microseconds within the second, and the whole seconds, of QueryDateUs, both rounded down for
+// dates before 1970 too (SQLite's % and / truncate towards zero).
+const MICROS_SQL = '((QueryDateUs % 1000000) + 1000000) % 1000000';
+/** QueryDate as `2021-08-11T09:55:02.842375Z`, formatIsoUs in SQL (years 0000 to 9999, what records can hold). */
+export const ISO_DATE_SQL =
+  `strftime('%Y-%m-%dT%H:%M:%S', (QueryDateUs - ${MICROS_SQL}) / 1000000, 'unixepoch') || printf('.%06dZ', ${MICROS_SQL})`;
+
+/**
+ * Columns of wire rows: ArrivalSeq, QueryDateUs, then the log's wire JSON, built by SQLite: the same
+ * text as JSON.stringify(toWireLog(record)) (json_object escapes as JSON.stringify does and keeps the
+ * key order; SQLite strings are valid UTF-8, so no lone surrogate can need escaping). Every column
+ * value handed to JavaScript costs about 0.35 µs in better-sqlite3, and the JSON text arrives as one
+ * flat string that is encoded as it is: from rows to answer bytes, a page of 1,000 logs took 14.4 ms
+ * this way against 22.4 ms reading 17 columns and stringifying an object per log (bench/read-api-logs.ts).
+ */
+export const WIRE_COLUMNS =
+  `ArrivalSeq, QueryDateUs, json_object('AccountId', AccountId, 'CallDuration', CallDuration, ` +
+  `'QueryAccessKey', QueryAccessKey, 'QueryApiName', QueryApiName, 'QueryApiVersion', QueryApiVersion, ` +
+  `'QueryCallName', QueryCallName, 'QueryDate', ${ISO_DATE_SQL}, 'QueryHeaderRaw', QueryHeaderRaw, ` +
+  `'QueryHeaderSize', QueryHeaderSize, 'QueryIpAddress', QueryIpAddress, 'QueryPayloadRaw', QueryPayloadRaw, ` +
+  `'QueryPayloadSize', QueryPayloadSize, 'QueryUserAgent', QueryUserAgent, 'RequestId', RequestId, ` +
+  `'ResponseSize', ResponseSize, 'ResponseStatusCode', ResponseStatusCode)`;
+
 /** Rows by ArrivalSeq, in no particular order. Parameter: a JSON list of ArrivalSeq. */
-export const ROWS_BY_SEQ_SQL = `SELECT ${ROW_COLUMNS} FROM logs WHERE ArrivalSeq IN (SELECT value FROM json_each(?))`;
+export function rowsBySeqSql(kind: 'page' | 'wirePage'): string {
+  const columns = kind === 'page' ? ROW_COLUMNS : WIRE_COLUMNS;
+  return `SELECT ${columns} FROM logs WHERE ArrivalSeq IN (SELECT value FROM json_each(?))`;
+}
 
 export function listOf(query: Omit<LogQuery, 'after' | 'limit'>, key: ListFilterKey): readonly (string | number)[] {
   return query[key] ?? [];
@@ -128,7 +155,7 @@ export function buildReadSql(shape: ReadShape): string {
     order = 'QueryDateUs, ArrivalSeq';
   } else {
     if (shape.plan === 'time' && shape.kind === 'keys') throw new RangeError('the time plan reads rows');
-    if (shape.plan !== 'time' && shape.kind === 'page') throw new RangeError('a filter plan reads keys');
+    if (shape.plan !== 'time' && (shape.kind === 'page' || shape.kind === 'wirePage')) throw new RangeError('a filter plan reads keys');
     from = `logs INDEXED BY ${shape.plan === 'time' ? 'logs_by_time' : indexOf(shape.plan)}`;
     where.push(`${BUCKET_SQL} IN (SELECT value FROM json_each(?))`);
     // The hour is a non-decreasing function of QueryDateUs: this is the (QueryDateUs, ArrivalSeq)
@@ -143,7 +170,7 @@ export function buildReadSql(shape: ReadShape): string {
   });
   const condition = where.join(' AND ');
   if (shape.kind === 'count') return `SELECT count(*) FROM ${from} WHERE ${condition}`;
-  const columns = shape.kind === 'keys' ? 'QueryDateUs, ArrivalSeq' : ROW_COLUMNS;
+  const columns = shape.kind === 'keys' ? 'QueryDateUs, ArrivalSeq' : shape.kind === 'wirePage' ? WIRE_COLUMNS : ROW_COLUMNS;
   return `SELECT ${columns} FROM ${from} WHERE ${condition} ORDER BY ${order} LIMIT ?`;
 }
 

@@ -1,6 +1,5 @@
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
-import { formatIsoUs } from '../../domain/time.js';
 import type { LogRecord, StoredLogRecord } from '../../domain/log.js';
 import { OmsError } from '../../domain/oms-error.js';
 import type { AppendResult, LogPage, LogQuery, LogStore, WireLogPage } from '../log-store.js';
@@ -13,7 +12,7 @@ import {
   isBucketed,
   LIST_FILTERS,
   listOf,
-  ROWS_BY_SEQ_SQL,
+  rowsBySeqSql,
   shapeKey,
   shapeOf,
   StatementCache,
@@ -89,7 +88,7 @@ export class SqliteLogStore implements LogStore {
   readonly #writer: LogWriter | undefined;
   readonly #highWaterMark: Statement<[], number>;
   readonly #hoursWithRecords: Statement<[number, number], string>;
-  readonly #rowsBySeq: Statement<[string], PageRow>;
+  readonly #rowsBySeq: Record<RowKind, Statement<[string], PageRow | WireRow>>;
   readonly #reads: StatementCache<Statement<unknown[]>>;
   readonly #readTransaction: <T>(read: () => T) => T;
   #closed = false;
@@ -133,7 +132,10 @@ export class SqliteLogStore implements LogStore {
       .prepare(`SELECT Value - 1 FROM store_meta WHERE Name = 'NextArrivalSeq'`)
       .pluck() as Statement<[], number>;
     this.#hoursWithRecords = db.prepare(HOURS_WITH_RECORDS_SQL).pluck() as Statement<[number, number], string>;
-    this.#rowsBySeq = db.prepare(ROWS_BY_SEQ_SQL).raw(true) as Statement<[string], PageRow>;
+    this.#rowsBySeq = {
+      page: db.prepare(rowsBySeqSql('page')).raw(true) as Statement<[string], PageRow>,
+      wirePage: db.prepare(rowsBySeqSql('wirePage')).raw(true) as Statement<[string], WireRow>,
+    };
     this.#reads = new StatementCache(options.statementCacheSize ?? 128);
     // Reads of more than one statement (keys then rows, estimates then keys) see one snapshot.
     const inReadTransaction = db.transaction((read: () => unknown) => read());
@@ -183,25 +185,26 @@ export class SqliteLogStore implements LogStore {
   }
 
   async readPage(query: LogQuery): Promise<LogPage> {
-    const { rows, hasMore } = await this.#readRows(query);
+    const { rows, hasMore } = await this.#readRows<PageRow>(query, 'page');
     const records = new Array<StoredLogRecord>(rows.length);
     for (let i = 0; i < rows.length; i++) records[i] = toStoredRecord(rows[i] as PageRow);
     return { records, hasMore };
   }
 
+  /** SQLite writes each log's JSON itself (WIRE_COLUMNS in read-query.ts): no object per log. */
   async readWirePage(query: LogQuery): Promise<WireLogPage> {
-    const { rows, hasMore } = await this.#readRows(query);
+    const { rows, hasMore } = await this.#readRows<WireRow>(query, 'wirePage');
     const logs = new Array<string>(rows.length);
-    for (let i = 0; i < rows.length; i++) logs[i] = JSON.stringify(toWireObject(rows[i] as PageRow));
+    for (let i = 0; i < rows.length; i++) logs[i] = (rows[i] as WireRow)[2];
     const last = rows[rows.length - 1];
-    return { logs, last: last === undefined ? undefined : { seq: last[0], dateUs: last[7] }, hasMore };
+    return { logs, last: last === undefined ? undefined : { seq: last[0], dateUs: last[1] }, hasMore };
   }
 
-  async #readRows(query: LogQuery): Promise<{ rows: PageRow[]; hasMore: boolean }> {
+  async #readRows<R extends PageRow | WireRow>(query: LogQuery, kind: RowKind): Promise<{ rows: R[]; hasMore: boolean }> {
     this.#assertOpen();
     if (!Number.isInteger(query.limit) || query.limit < 1) throw new RangeError('limit must be a positive integer');
     try {
-      return this.#readTransaction(() => this.#readPage(query));
+      return this.#readTransaction(() => this.#readPage<R>(query, kind));
     } catch (err) {
       throw toStoreError(err);
     }
@@ -279,14 +282,14 @@ export class SqliteLogStore implements LogStore {
     if (checkpointer.shouldCatchUp()) this.#writer?.checkpoint().catch(() => undefined);
   }
 
-  #readPage(query: LogQuery): { rows: PageRow[]; hasMore: boolean } {
+  #readPage<R extends PageRow | WireRow>(query: LogQuery, kind: RowKind): { rows: R[]; hasMore: boolean } {
     const window = this.#effectiveWindow(query);
     if (window === undefined) return { rows: [], hasMore: false };
     const plan = this.#choosePlan(query, window);
     if (!isBucketed(plan)) {
-      const rows = this.#statement('page', plan, query)
+      const rows = this.#statement(kind, plan, query)
         .raw(true)
-        .all(...this.#bindings(plan, query, window, undefined), query.limit + 1) as PageRow[];
+        .all(...this.#bindings(plan, query, window, undefined), query.limit + 1) as R[];
       const hasMore = rows.length > query.limit;
       if (hasMore) rows.length = query.limit;
       return { rows, hasMore };
@@ -296,9 +299,9 @@ export class SqliteLogStore implements LogStore {
     const hasMore = keys.length > query.limit;
     if (hasMore) keys.length = query.limit;
     if (keys.length === 0) return { rows: [], hasMore };
-    const bySeq = new Map<number, PageRow>();
-    for (const row of this.#rowsBySeq.all(JSON.stringify(keys.map((k) => k[1])))) bySeq.set(row[0], row);
-    const rows = keys.map(([, seq]) => bySeq.get(seq) as PageRow);
+    const bySeq = new Map<number, R>();
+    for (const row of this.#rowsBySeq[kind].all(JSON.stringify(keys.map((k) => k[1])))) bySeq.set(row[0], row as R);
+    const rows = keys.map(([, seq]) => bySeq.get(seq) as R);
     return { rows, hasMore };
   }
 
@@ -437,6 +440,12 @@ function distinctValues(query: Omit<LogQuery, 'after' | 'limit'>, plan: ReadPlan
   return filter === undefined ? [] : [...new Set(listOf(query, filter.key))];
 }
 
+/** Rows read as records (ROW_COLUMNS) or as wire JSON (WIRE_COLUMNS). */
+type RowKind = 'page' | 'wirePage';
+
+/** A wire row, in the order of WIRE_COLUMNS: ArrivalSeq, QueryDateUs, the log's JSON text. */
+type WireRow = [number, number, string];
+
 /** A page row, in the order of ROW_COLUMNS (read-query.ts). */
 type PageRow = [number, string, number, string, string, string, string, number, string, number, string, string, number, string, string, number, number];
 
@@ -459,27 +468,5 @@ function toStoredRecord(row: PageRow): StoredLogRecord {
     ResponseSize: row[15],
     ResponseStatusCode: row[16],
     ArrivalSeq: row[0],
-  };
-}
-
-/** The wire Log of a row (toWireLog without the record in between: one object per row, not two). */
-function toWireObject(row: PageRow): object {
-  return {
-    AccountId: row[1],
-    CallDuration: row[2],
-    QueryAccessKey: row[3],
-    QueryApiName: row[4],
-    QueryApiVersion: row[5],
-    QueryCallName: row[6],
-    QueryDate: formatIsoUs(row[7]),
-    QueryHeaderRaw: row[8],
-    QueryHeaderSize: row[9],
-    QueryIpAddress: row[10],
-    QueryPayloadRaw: row[11],
-    QueryPayloadSize: row[12],
-    QueryUserAgent: row[13],
-    RequestId: row[14],
-    ResponseSize: row[15],
-    ResponseStatusCode: row[16],
   };
 }

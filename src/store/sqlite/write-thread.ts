@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { LogRecord } from '../../domain/log.js';
 import { OmsError } from '../../domain/oms-error.js';
 import type { AppendResult } from '../log-store.js';
@@ -21,14 +21,17 @@ type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
  */
 export class WriteThread implements LogWriter {
   readonly #data: WriteWorkerData;
+  readonly #resourceLimits: ResourceLimits | undefined;
   readonly #pending = new Map<number, Pending>();
   #worker: Worker | undefined;
   #exited: Promise<void> = Promise.resolve();
   #nextId = 1;
   #closed = false;
 
-  constructor(data: WriteWorkerData) {
+  /** `resourceLimits` bounds the thread's heap: a thread past it dies alone, as any dying thread (above). */
+  constructor(data: WriteWorkerData, options: { resourceLimits?: ResourceLimits } = {}) {
     this.#data = data;
+    this.#resourceLimits = options.resourceLimits;
     this.#start();
   }
 
@@ -85,7 +88,7 @@ export class WriteThread implements LogWriter {
   }
 
   #start(): Worker {
-    const worker = startWorker(this.#data);
+    const worker = startWorker(this.#data, this.#resourceLimits);
     worker.unref();
     worker.on('message', (reply: WriteReply) => {
       this.#settle(reply);
@@ -111,11 +114,11 @@ export class WriteThread implements LogWriter {
  * The compiled worker is write-worker.js beside this file. Run from the TypeScript sources (the tests
  * and benchmarks, under tsx), the thread first registers the same loader, which workers do not inherit.
  */
-function startWorker(data: WriteWorkerData): Worker {
+function startWorker(data: WriteWorkerData, resourceLimits: ResourceLimits | undefined): Worker {
   const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./write-worker.js', here), { workerData: data });
+  if (!here.endsWith('.ts')) return new Worker(new URL('./write-worker.js', here), { workerData: data, resourceLimits });
   const loader = import.meta.resolve('tsx/esm/api');
   const entry = new URL('./write-worker.ts', here).href;
   const source = `import(${JSON.stringify(loader)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(source, { eval: true, workerData: data });
+  return new Worker(source, { eval: true, workerData: data, resourceLimits });
 }
