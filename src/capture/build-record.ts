@@ -86,7 +86,6 @@ export function compileSecretMasker(secretFields: readonly string[] = DEFAULT_SE
   return (payload) => (payload.includes('"') && (payload.includes('\\') || mention.test(payload)) ? maskValues(payload, names) : payload);
 }
 
-
 function maskValues(text: string, names: ReadonlySet<string>): string {
   let out = '';
   let copied = 0;
@@ -98,7 +97,7 @@ function maskValues(text: string, names: ReadonlySet<string>): string {
     }
     const end = stringEnd(text, i);
     const colon = skipSpace(text, end);
-    if (end <= text.length && text.charCodeAt(colon) === COLON && names.has(keyName(text.slice(i, end)).toLowerCase())) {
+    if (text.charCodeAt(colon) === COLON && names.has(keyName(text.slice(i, end)).toLowerCase())) {
       const valueStart = skipSpace(text, colon + 1);
       const valueEnd = valueEndAt(text, valueStart);
       out += `${text.slice(copied, valueStart)}"${MASK}"`;
@@ -110,6 +109,7 @@ function maskValues(text: string, names: ReadonlySet<string>): string {
     // description, or a quote escaped in it, is not a key.
     i = end;
   }
+  // copied moves past every masked value, which never ends at 0: still 0 means nothing was masked.
   return copied === 0 ? text : out + text.slice(copied);
 }
 
@@ -123,13 +123,14 @@ function stringEnd(text: string, start: number): number {
   return text.length;
 }
 
+/** JSON's insignificant whitespace: space, tab, line feed, carriage return. */
+function isJsonSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
+
 function skipSpace(text: string, from: number): number {
   let i = from;
-  while (i < text.length) {
-    const c = text.charCodeAt(i);
-    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) break;
-    i++;
-  }
+  while (i < text.length && isJsonSpace(text.charCodeAt(i))) i++;
   return i;
 }
 
@@ -166,7 +167,7 @@ function valueEndAt(text: string, start: number): number {
   for (let i = start; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === COMMA || c === CLOSE_OBJECT || c === CLOSE_ARRAY) break;
-    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) end = i + 1;
+    if (!isJsonSpace(c)) end = i + 1;
     if (c === QUOTE) {
       // A quote after a bare value (malformed): mask through that string as well.
       i = stringEnd(text, i) - 1;

@@ -88,6 +88,11 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** The entries of a comma-separated setting, trimmed, empty ones dropped. */
+function commaList(raw: string): string[] {
+  return raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
 function describe(setting: Setting): string {
   return setting.flag === null ? setting.env : `${setting.flag} / ${setting.env}`;
 }
@@ -178,14 +183,14 @@ function parseValue(setting: Setting, raw: string): string | number | string[] {
       return raw;
     }
     case 'nameList': {
-      const entries = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+      const entries = commaList(raw);
       for (const entry of entries) {
         if (!FIELD_NAME.test(entry)) throw new ConfigError(`${describe(setting)}: ${JSON.stringify(entry.slice(0, 80))} is not a field name (letters, digits, _ . -, at most 128)`);
       }
       return entries;
     }
     case 'cidrList': {
-      const entries = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+      const entries = commaList(raw);
       for (const entry of entries) {
         const [address, bits, extra] = entry.split('/');
         const family = isIP(address ?? '');
