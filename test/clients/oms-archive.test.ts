@@ -42,12 +42,28 @@ function keyEnv(t: TestServer, key: TestKey, home: string): Record<string, strin
   return { HOME: home, OSC_ACCESS_KEY: key.accessKeyId, OSC_SECRET_KEY: key.secretKey, OSC_ENDPOINT_API: t.url };
 }
 
-const todayStartUs = () => Math.floor((Date.now() * 1000) / US_PER_DAY) * US_PER_DAY;
 const dayIso = (us: number) => new Date(us / 1000).toISOString().slice(0, 10);
 
+/**
+ * The runs below are told `--late LATE_S`, so yesterday is final LATE_S seconds after midnight UTC.
+ * A test that expects "every day before today" must neither start inside those seconds nor cross
+ * midnight while it runs: near a day boundary it waits for the new day, and then works with that day.
+ */
+const LATE_S = 5;
+const ROOM_BEFORE_MIDNIGHT_MS = 4 * 60_000;
+async function todayWithRoom(): Promise<number> {
+  for (;;) {
+    const nowMs = Date.now();
+    const intoDayMs = nowMs % 86_400_000;
+    if (intoDayMs < (LATE_S + 1) * 1000) await sleep((LATE_S + 1) * 1000 - intoDayMs);
+    else if (intoDayMs > 86_400_000 - ROOM_BEFORE_MIDNIGHT_MS) await sleep(86_400_000 - intoDayMs + (LATE_S + 1) * 1000);
+    else return (nowMs - intoDayMs) * 1000;
+  }
+}
+
 /** Records over the `days` days before today, groups sharing timestamps, and a few today. */
-function recordsOverDays(accountId: string, days: number, perDay: number): { past: LogRecord[]; today: LogRecord[] } {
-  const start = todayStartUs() - days * US_PER_DAY;
+function recordsOverDays(todayStartUs: number, accountId: string, days: number, perDay: number): { past: LogRecord[]; today: LogRecord[] } {
+  const start = todayStartUs - days * US_PER_DAY;
   const past: LogRecord[] = [];
   for (let d = 0; d < days; d++) {
     for (let i = 0; i < perDay; i++) {
@@ -56,29 +72,30 @@ function recordsOverDays(accountId: string, days: number, perDay: number): { pas
       past.push(makeRecord({ AccountId: accountId, QueryDateUs: start + d * US_PER_DAY + offset, QueryCallName: i % 2 ? 'ReadVms' : 'DeleteVolume' }));
     }
   }
-  const today = [makeRecord({ AccountId: accountId, QueryDateUs: Math.min(Date.now() * 1000 - 1_000_000, todayStartUs() + 1) })];
+  const today = [makeRecord({ AccountId: accountId, QueryDateUs: Math.min(Date.now() * 1000 - 1_000_000, todayStartUs + 1) })];
   return { past, today };
 }
 
 describe('oms archive', () => {
-  it('killed with SIGKILL five times, then run to the end: every record once, manifest true, restore equal', { timeout: 240_000 }, async (ctx) => {
+  it('killed with SIGKILL five times, then run to the end: every record once, manifest true, restore equal', { timeout: 240_000 + ROOM_BEFORE_MIDNIGHT_MS }, async (ctx) => {
+    const todayStartUs = await todayWithRoom();
     const t = await startTestServer();
     try {
       const key = await t.createKey();
       // Enough days that five kills land before the work is done: a run killed after at most one more
       // day leaves days for the next.
       const days = 10;
-      const { past, today } = recordsOverDays(key.accountId, days, 6_000);
+      const { past, today } = recordsOverDays(todayStartUs, key.accountId, days, 6_000);
       await t.seed([...past, ...today]);
       const home = tempDir();
       const out = path.join(tempDir(), 'archive');
-      const since = dayIso(todayStartUs() - days * US_PER_DAY);
+      const since = dayIso(todayStartUs - days * US_PER_DAY);
       const env = keyEnv(t, key, home);
 
       const kills: string[] = [];
       let landed = 0;
       for (let run = 0; landed < 5 && run < 20; run++) {
-        const child = spawnOms(['archive', '--out', out, '--since', since], env);
+        const child = spawnOms(['archive', '--late', String(LATE_S), '--out', out, '--since', since], env);
         let stderr = '';
         child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
         const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -102,16 +119,16 @@ describe('oms archive', () => {
       }
       ctx.diagnostic(kills.join('; '));
       assert.equal(landed, 5, `five kills landed mid-run: ${kills.join('; ')}`);
-      const last = await oms(['archive', '--out', out, '--since', since], { env });
+      const last = await oms(['archive', '--late', String(LATE_S), '--out', out, '--since', since], { env });
       assert.equal(last.code, 0, `${last.stderr}\n${kills.join('; ')}`);
       const summary = JSON.parse(last.stdout);
       assert.equal(summary.AccountId, key.accountId);
-      assert.equal(summary.NextFrom, new Date(todayStartUs() / 1000).toISOString().replace('Z', '000Z'));
+      assert.equal(summary.NextFrom, new Date(todayStartUs / 1000).toISOString().replace('Z', '000Z'));
 
       // Exactly the manifest, the checkpoint and one file per past day: nothing partial, no lock.
       const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'));
       const expectedFiles = Array.from({ length: days }, (_, d) => {
-        const iso = dayIso(todayStartUs() - (days - d) * US_PER_DAY);
+        const iso = dayIso(todayStartUs - (days - d) * US_PER_DAY);
         return `${iso.slice(0, 4)}/${iso.slice(5, 7)}/${iso.slice(8, 10)}.ndjson.gz`;
       });
       assert.deepEqual(listFiles(out), [...expectedFiles, 'checkpoint.json', 'manifest.json'].sort(), kills.join('; '));
@@ -167,7 +184,7 @@ describe('oms archive', () => {
       }
 
       // A second run later has nothing to add and leaves the archive as it was.
-      const again = await oms(['archive', '--out', out], { env });
+      const again = await oms(['archive', '--late', String(LATE_S), '--out', out], { env });
       assert.equal(again.code, 0, again.stderr);
       assert.equal(JSON.parse(again.stdout).DaysWritten, 0);
       assert.deepEqual(JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')), manifest);
@@ -176,41 +193,42 @@ describe('oms archive', () => {
     }
   });
 
-  it('refuses another account\'s directory, a damaged checkpoint or manifest, and a full disk, with one line', { timeout: 120_000 }, async () => {
+  it('refuses another account\'s directory, a damaged checkpoint or manifest, and a full disk, with one line', { timeout: 120_000 + ROOM_BEFORE_MIDNIGHT_MS }, async () => {
+    const todayStartUs = await todayWithRoom();
     const t = await startTestServer();
     try {
       const owner = await t.createKey();
       const other = await t.createKey();
-      const { past } = recordsOverDays(owner.accountId, 2, 50);
+      const { past } = recordsOverDays(todayStartUs, owner.accountId, 2, 50);
       await t.seed(past);
-      await t.seed(recordsOverDays(other.accountId, 1, 5).past);
+      await t.seed(recordsOverDays(todayStartUs, other.accountId, 1, 5).past);
       const home = tempDir();
-      const since = dayIso(todayStartUs() - 2 * US_PER_DAY);
+      const since = dayIso(todayStartUs - 2 * US_PER_DAY);
 
       // A full disk: the first day's partial file is /dev/full, whose writes fail with ENOSPC.
       const out = path.join(tempDir(), 'archive');
-      const firstDay = dayIso(todayStartUs() - 2 * US_PER_DAY);
+      const firstDay = dayIso(todayStartUs - 2 * US_PER_DAY);
       const dayFile = path.join(out, firstDay.slice(0, 4), firstDay.slice(5, 7), `${firstDay.slice(8, 10)}.ndjson.gz`);
       mkdirSync(path.dirname(dayFile), { recursive: true });
       symlinkSync('/dev/full', `${dayFile}.partial`);
-      const full = await oms(['archive', '--out', out, '--since', since], { env: keyEnv(t, owner, home) });
+      const full = await oms(['archive', '--late', String(LATE_S), '--out', out, '--since', since], { env: keyEnv(t, owner, home) });
       assert.equal(full.code, 1, full.stderr);
       assert.match(full.stderr, /^oms: disk full while writing .*\.ndjson\.gz: nothing of it was kept as complete; free some space and run again to continue\n$/);
       assert.equal(existsSync(dayFile), false);
       assert.equal(existsSync(`${dayFile}.partial`), false);
       assert.equal(existsSync(path.join(out, 'manifest.json')), false);
 
-      const ok = await oms(['archive', '--out', out, '--since', since], { env: keyEnv(t, owner, home) });
+      const ok = await oms(['archive', '--late', String(LATE_S), '--out', out, '--since', since], { env: keyEnv(t, owner, home) });
       assert.equal(ok.code, 0, ok.stderr);
       assert.equal(JSON.parse(ok.stdout).Records, past.length);
       const progress = ok.stderr.trimEnd().split('\n').map((l) => JSON.parse(l));
-      assert.deepEqual(progress.map((p) => [p.Day, p.Records, p.DaysDone]), [[firstDay, 50, 1], [dayIso(todayStartUs() - US_PER_DAY), 50, 2]]);
+      assert.deepEqual(progress.map((p) => [p.Day, p.Records, p.DaysDone]), [[firstDay, 50, 1], [dayIso(todayStartUs - US_PER_DAY), 50, 2]]);
 
-      const resumed = await oms(['archive', '--out', out, '--since', since], { env: keyEnv(t, owner, home) });
+      const resumed = await oms(['archive', '--late', String(LATE_S), '--out', out, '--since', since], { env: keyEnv(t, owner, home) });
       assert.equal(resumed.code, 0, resumed.stderr);
-      assert.deepEqual(JSON.parse(resumed.stderr), { ContinuesFrom: new Date(todayStartUs() / 1000).toISOString().replace('Z', '000Z'), SinceIgnored: true });
+      assert.deepEqual(JSON.parse(resumed.stderr), { ContinuesFrom: new Date(todayStartUs / 1000).toISOString().replace('Z', '000Z'), SinceIgnored: true });
 
-      const intruder = await oms(['archive', '--out', out], { env: keyEnv(t, other, home) });
+      const intruder = await oms(['archive', '--late', String(LATE_S), '--out', out], { env: keyEnv(t, other, home) });
       assert.equal(intruder.code, 1, intruder.stderr);
       assert.match(intruder.stderr, new RegExp(`^oms: .* holds the archive of account ${owner.accountId}; these credentials are of account ${other.accountId}\\n$`));
 
@@ -218,13 +236,13 @@ describe('oms archive', () => {
       const good = readFileSync(checkpoint, 'utf8');
       for (const damaged of ['{"Format":"oms-archive-checkpoint/1",', JSON.stringify({ ...JSON.parse(good), NextFrom: 'soon' })]) {
         writeFileSync(checkpoint, damaged);
-        const result = await oms(['archive', '--out', out], { env: keyEnv(t, owner, home) });
+        const result = await oms(['archive', '--late', String(LATE_S), '--out', out], { env: keyEnv(t, owner, home) });
         assert.equal(result.code, 1, result.stderr);
         assert.match(result.stderr, /^oms: the checkpoint .*checkpoint\.json is damaged.*\n$/);
       }
       writeFileSync(checkpoint, good);
       writeFileSync(path.join(out, 'manifest.json'), '[]');
-      const badManifest = await oms(['archive', '--out', out], { env: keyEnv(t, owner, home) });
+      const badManifest = await oms(['archive', '--late', String(LATE_S), '--out', out], { env: keyEnv(t, owner, home) });
       assert.equal(badManifest.code, 1);
       assert.match(badManifest.stderr, /^oms: the manifest .* is damaged/);
 
