@@ -17,6 +17,8 @@ export class Metrics {
   readonly ingestRecords: Counter<'outcome'>;
   readonly ingestBatches: Counter<'status'>;
   readonly ingestInFlight: Gauge;
+  /** Children of gatewayCalls by label values: `inc(labels)` hashes its labels on every call. */
+  readonly #gatewayCallCounters = new Map<string, { inc(): void }>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'oms_process_' });
@@ -65,5 +67,19 @@ export class Metrics {
       registers: [this.registry],
     });
     this.ingestInFlight = new Gauge({ name: 'oms_ingest_batches_in_flight', help: 'Ingest batches being received or stored', registers: [this.registry] });
+  }
+
+  /**
+   * Counts one gateway call. Once per call on the hot path, hence the cached children; their number
+   * is bounded by the kinds (4), the HTTP statuses (100-599) and yes/no.
+   */
+  countGatewayCall(kind: string, status: number, recorded: boolean): void {
+    const id = `${kind} ${status} ${recorded ? 'y' : 'n'}`;
+    let counter = this.#gatewayCallCounters.get(id);
+    if (counter === undefined) {
+      counter = this.gatewayCalls.labels({ kind, status: String(status), recorded: recorded ? 'yes' : 'no' });
+      this.#gatewayCallCounters.set(id, counter);
+    }
+    counter.inc();
   }
 }

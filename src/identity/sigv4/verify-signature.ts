@@ -10,7 +10,7 @@
  * Every failure reason is a fixed sentence: it never echoes client input, the secret, the expected
  * signature or the canonical request, so the API may show it to callers as is.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import {
   ALGORITHM_PROFILES,
   EMPTY_PAYLOAD_SHA256,
@@ -24,6 +24,7 @@ import {
   deriveSigningKey,
   isSigningAlgorithm,
   parseSigningDate,
+  sha256Hex,
   splitPathAndQuery,
 } from './canonical-request.js';
 import type { SigningAlgorithm } from './canonical-request.js';
@@ -299,7 +300,7 @@ export function verifySignature(
   // The payload line is always the real body hash: a content hash header, signed or not, must agree with
   // it, and UNSIGNED-PAYLOAD (or any streaming marker) is refused since the body is small and buffered.
   const payloadSha256Hex =
-    request.body.byteLength === 0 ? EMPTY_PAYLOAD_SHA256 : createHash('sha256').update(request.body).digest('hex');
+    request.body.byteLength === 0 ? EMPTY_PAYLOAD_SHA256 : sha256Hex(request.body);
   for (const name of PAYLOAD_HASH_HEADERS) {
     const claimed = singleHeader(request.headers[name]);
     if (claimed === undefined) continue;
@@ -318,7 +319,7 @@ export function verifySignature(
   const signingKey =
     cache === null
       ? deriveSigningKey(auth.algorithm, secretKey, auth.date, auth.region, auth.service)
-      : cache.signingKey(auth.algorithm, secretKey, auth.date, auth.region, auth.service);
+      : cache.signer(auth.algorithm, secretKey, auth.date, auth.region, auth.service);
   const scope = credentialScope(auth.algorithm, auth.date, auth.region, auth.service);
   const provided = Buffer.from(auth.signature, 'hex');
   const { path, query } = splitPathAndQuery(request.path);
