@@ -2,13 +2,17 @@
  * The gateway's cost, in one run: requests/s and latency with 32 connections against
  *   1. the upstream fixture directly (the ceiling),
  *   2. a bare pass-through proxy on node:http + undici (bench/lib/bare-proxy.ts: the floor of any Node gateway),
- *   3. `oms serve --upstream` with --durability strict, 4. with --durability relaxed,
- *   5. `oms serve --upstream --workers 2` (strict): two gateway processes, one write path,
- *   6. nginx proxy_pass with a JSON access log (when nginx is installed; skipped with a note otherwise).
+ *   3. `oms serve --upstream` with --durability strict, 4. with --durability relaxed, at the default log
+ *      level (no line per call: the records are the access log), 5. relaxed with --log-level debug
+ *      (one JSON line per call, like nginx's access log),
+ *   6. `oms serve --upstream --workers 2` (strict): two gateway processes, one write path,
+ *   7. nginx proxy_pass with a JSON access log (when nginx is installed; skipped with a note otherwise).
  * Each target runs in its own process; the load generator (this process) and the upstream share the
  * same cores, as they would on a small machine. Every call is a signed OUTSCALE API call (ReadVolumes),
  * so the OMS runs check the signature and record every call. Rounds alternate the targets so that a
- * noisy neighbour colours them all alike; the figures are the median of the rounds.
+ * noisy neighbour colours them all alike; the figures are the median of the rounds. Besides req/s and
+ * latency, the CPU time the target's processes spent per call (from /proc): on two shared cores it is
+ * the steadier figure, since throughput also moves with whatever else the cores run.
  *
  *   node --import tsx bench/gateway.ts [--seconds 6] [--rounds 3] [--connections 32]
  */
@@ -105,7 +109,32 @@ interface Sample {
   p50: number;
   p99: number;
   errors: number;
+  /** CPU time of the target's processes (all threads, children included) per call of the measured window. */
+  cpuUsPerCall: number;
 }
+
+/** CPU time (user + system, every thread) of a process and its children so far, in µs, from /proc (Linux). */
+function cpuUs(pid: number): number {
+  const pids = [pid];
+  try {
+    pids.push(...execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number));
+  } catch {
+    // no children
+  }
+  let ticks = 0;
+  for (const p of pids) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone
+    }
+  }
+  return (ticks * 1e6) / CLOCK_TICKS_PER_S;
+}
+// USER_HZ, the unit of /proc/PID/stat times: 100 on every Linux build that matters.
+const CLOCK_TICKS_PER_S = 100;
 
 const BODY = JSON.stringify({ Filters: { VolumeIds: ['vol-12345678'] } });
 
@@ -139,16 +168,18 @@ async function measure(target: Target, key: { accessKeyId: string; secretKey: st
   await new Promise((r) => setTimeout(r, WARMUP_MS));
   errors = 0;
   measuring = true;
+  const cpuBefore = target.pid === undefined ? Number.NaN : cpuUs(target.pid);
   const startedAt = process.hrtime.bigint();
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   measuring = false;
   const elapsedS = Number(process.hrtime.bigint() - startedAt) / 1e9;
   const counted = done;
+  const cpuUsPerCall = target.pid === undefined ? Number.NaN : (cpuUs(target.pid) - cpuBefore) / counted;
   stop = true;
   await Promise.all(loops);
   await pool.close();
   const stats = summarize(latencies);
-  return { rps: counted / elapsedS, p50: stats.p50, p99: stats.p99, errors };
+  return { rps: counted / elapsedS, p50: stats.p50, p99: stats.p99, errors, cpuUsPerCall };
 }
 
 async function startOms(name: string, upstream: string, extra: string[]): Promise<Target & { key: { accessKeyId: string; secretKey: string } }> {
@@ -156,7 +187,7 @@ async function startOms(name: string, upstream: string, extra: string[]): Promis
   const account = JSON.parse(execFileSync(process.execPath, [OMS, 'admin', 'create-account', '--data', data], { encoding: 'utf8' })) as { AccountId: string };
   const created = JSON.parse(execFileSync(process.execPath, [OMS, 'admin', 'create-access-key', '--data', data, '--account-id', account.AccountId], { encoding: 'utf8' })) as { AccessKeyId: string; SecretKey: string };
   const port = await freePort();
-  // Logs at info (one line per call) go to /dev/null, as nginx's access log goes to a file.
+  // The log (at info: no line per call; at debug: one per call) goes to /dev/null.
   const child = startProcess(process.execPath, [OMS, 'serve', '--data', data, '--port', String(port), '--upstream', upstream, ...extra], { stderr: 'ignore' });
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/healthz`);
@@ -238,6 +269,7 @@ async function main(): Promise<void> {
     { name: 'bare undici proxy (floor)', url: `http://127.0.0.1:${barePort}`, pid: bare.pid, stop: () => stopProcess(bare) },
     strict,
     relaxed,
+    await startOms('OMS gateway, relaxed, --log-level debug', upstreamUrl, ['--durability', 'relaxed', '--log-level', 'debug']),
     await startOms('OMS gateway, strict, --workers 2', upstreamUrl, ['--durability', 'strict', '--workers', '2']),
   ];
   if (nginxAvailable()) targets.push(await startNginx(upstreamPort));
@@ -251,7 +283,7 @@ async function main(): Promise<void> {
       const list = samples.get(target.name) ?? [];
       list.push(sample);
       samples.set(target.name, list);
-      console.log(`  round ${round} ${target.name.padEnd(40)} ${sample.rps.toFixed(0).padStart(6)} req/s  p50 ${fmt(sample.p50)} ms  p99 ${fmt(sample.p99)} ms  errors ${sample.errors}`);
+      console.log(`  round ${round} ${target.name.padEnd(46)} ${sample.rps.toFixed(0).padStart(6)} req/s  p50 ${fmt(sample.p50)} ms  p99 ${fmt(sample.p99)} ms  CPU ${sample.cpuUsPerCall.toFixed(0)} µs/call  errors ${sample.errors}`);
     }
   }
 
@@ -263,17 +295,18 @@ async function main(): Promise<void> {
       p50: median(list.map((s) => s.p50)),
       p99: median(list.map((s) => s.p99)),
       errors: list.reduce((a, s) => a + s.errors, 0),
+      cpuUsPerCall: median(list.map((s) => s.cpuUsPerCall)),
       rssMb: target.pid === undefined ? Number.NaN : peakRssMb(target.pid),
     };
   });
   const direct = summary[0]!;
   const floor = summary[1]!;
   console.log('\nmedian of rounds:');
-  console.log('| target | req/s | vs direct | vs bare proxy | p50 ms | p99 ms | p50 over bare | peak RSS MB | errors |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| target | req/s | vs direct | vs bare proxy | p50 ms | p99 ms | p50 over bare | CPU µs/call | peak RSS MB | errors |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const row of summary) {
     console.log(
-      `| ${row.target.name} | ${row.rps.toFixed(0)} | ${(row.rps / direct.rps).toFixed(2)} | ${(row.rps / floor.rps).toFixed(2)} | ${fmt(row.p50)} | ${fmt(row.p99)} | ${row === direct ? '' : (row.p50 - floor.p50 >= 0 ? '+' : '') + fmt(row.p50 - floor.p50)} | ${row.rssMb.toFixed(0)} | ${row.errors} |`,
+      `| ${row.target.name} | ${row.rps.toFixed(0)} | ${(row.rps / direct.rps).toFixed(2)} | ${(row.rps / floor.rps).toFixed(2)} | ${fmt(row.p50)} | ${fmt(row.p99)} | ${row === direct ? '' : (row.p50 - floor.p50 >= 0 ? '+' : '') + fmt(row.p50 - floor.p50)} | ${row.cpuUsPerCall.toFixed(0)} | ${row.rssMb.toFixed(0)} | ${row.errors} |`,
     );
   }
   const find = (name: string) => summary.find((row) => row.target.name === name);
@@ -288,6 +321,7 @@ async function main(): Promise<void> {
     check('peak memory < 300 MB', Math.max(s.rssMb, r.rssMb) < 300, `${Math.max(s.rssMb, r.rssMb).toFixed(0)} MB`);
     const w = find('OMS gateway, strict, --workers 2');
     if (w) console.log(`     --workers 2 vs 1 (strict): ${(w.rps / s.rps).toFixed(2)} × the throughput, ${w.rssMb.toFixed(0)} MB for the primary and both workers`);
+    console.log(`     CPU per call over the bare proxy: strict +${(s.cpuUsPerCall - floor.cpuUsPerCall).toFixed(0)} µs, relaxed +${(r.cpuUsPerCall - floor.cpuUsPerCall).toFixed(0)} µs`);
   }
 
   for (const target of targets.slice(1)) await target.stop();
