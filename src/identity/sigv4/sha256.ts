@@ -2,19 +2,28 @@ import * as nodeCrypto from 'node:crypto';
 import { createHash, createHmac, type BinaryLike } from 'node:crypto';
 
 /**
- * HMAC-SHA256 (RFC 2104) with the key's inner and outer pads computed once, for the signature check
- * that runs on every gateway call: H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ message)), both hashes by
- * crypto.hash. `createHmac` builds a native Hmac object per message; under gateway load that object
- * cost about 30 µs a call, more than the rest of the signature check (BENCHMARKS.md). Where
- * crypto.hash is missing (Node before 20.12), `createHmac` does the work. Checked against createHmac
- * (RFC 4231 vectors and a property test) in hmac-sha256.test.ts.
+ * SHA-256 and HMAC-SHA256 for the signature check that runs on every call, without the native object
+ * that `createHash` and `createHmac` build per message: under gateway load each such object cost about
+ * 30 µs, more than the rest of the check (BENCHMARKS.md, "Where a gateway call's CPU goes").
+ * crypto.hash (Node 20.12 and later) hashes in one call; where it is missing, createHash and
+ * createHmac do the work.
  */
+const oneShotHash: ((algorithm: string, data: BinaryLike, encoding: 'hex' | 'binary') => string) | undefined =
+  typeof nodeCrypto.hash === 'function' ? nodeCrypto.hash : undefined;
+
+/** SHA-256 of UTF-8 text or bytes, as lowercase hex. */
+export function sha256Hex(data: string | Uint8Array): string {
+  return oneShotHash === undefined ? createHash('sha256').update(data).digest('hex') : oneShotHash('sha256', data, 'hex');
+}
+
 const BLOCK_BYTES = 64;
 const DIGEST_BYTES = 32;
 
-const oneShotHash: ((algorithm: string, data: BinaryLike, encoding: 'binary') => string) | undefined =
-  typeof nodeCrypto.hash === 'function' ? nodeCrypto.hash : undefined;
-
+/**
+ * HMAC-SHA256 (RFC 2104) with the key's inner and outer pads computed once:
+ * H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ message)). Checked against createHmac (RFC 4231 vectors and a
+ * property test) in sha256.test.ts.
+ */
 export class HmacSha256Key {
   /** The key as given, for callers that need its bytes (the signing key of SigV4 is itself an output). */
   readonly key: Buffer;
