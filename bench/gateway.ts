@@ -133,8 +133,14 @@ function cpuUs(pid: number): number {
   }
   return (ticks * 1e6) / CLOCK_TICKS_PER_S;
 }
-// USER_HZ, the unit of /proc/PID/stat times: 100 on every Linux build that matters.
-const CLOCK_TICKS_PER_S = 100;
+// USER_HZ, the unit of /proc/PID/stat times (100 on common Linux builds; asked, not assumed).
+const CLOCK_TICKS_PER_S = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
 
 const BODY = JSON.stringify({ Filters: { VolumeIds: ['vol-12345678'] } });
 

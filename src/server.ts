@@ -124,7 +124,6 @@ export interface WritePath {
   close(timeoutMs: number): Promise<void>;
 }
 
-/** The durable write path: the RecordWriter over the store, with its disk spool under DATA/spool. */
 /**
  * How long a relaxed record waits for others to share its commit. A commit has a fixed cost (about
  * 270 µs of CPU on the reference machine, against 30 µs a record): at 2,000 calls/s, 10 ms makes
@@ -132,6 +131,7 @@ export interface WritePath {
  */
 const RELAXED_FLUSH_MS = 50;
 
+/** The durable write path: the RecordWriter over the store, with its disk spool under DATA/spool. */
 export function openWritePath(config: Config, stores: Stores, logger: Logger, metrics: Metrics): WritePath {
   // Records the store refuses wait here, on local disk, and are replayed when it takes writes again.
   const spool = DiskSpool.open({
