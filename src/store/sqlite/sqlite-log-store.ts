@@ -19,7 +19,7 @@ import {
   type ReadKind,
   type ReadPlan,
 } from './read-query.js';
-import { InlineWriter, PURGE_CHUNK_ROWS, type LogWriter } from './appender.js';
+import { InlineWriter, PURGE_CHUNK_ROWS, type IdentityFilterOptions, type LogWriter } from './appender.js';
 import { BUCKET_US, identityHash, migrateSchema, PAGE_SIZE_BYTES, SCHEMA_VERSION } from './schema.js';
 import { WriteThread } from './write-thread.js';
 
@@ -56,6 +56,8 @@ export interface SqliteLogStoreOptions {
    * Default: adapts to the size of the store, about 200,000 for 2 million records.
    */
   recentIdentities?: number;
+  /** Sizing of the appender's identity filter (appender.ts); tests shrink it to exercise its rebuilds. */
+  identityFilter?: IdentityFilterOptions;
 }
 
 /** Beyond this many hours in a window, bucketed reads list only the hours that hold records. */
@@ -155,6 +157,7 @@ export class SqliteLogStore implements LogStore {
         cacheSizeMb,
         walLimitBytes,
         recentIdentities: options.recentIdentities,
+        identityFilter: options.identityFilter,
         backgroundCheckpoint: options.backgroundCheckpoint ?? true,
       });
     } else {
@@ -162,7 +165,7 @@ export class SqliteLogStore implements LogStore {
         db.pragma('wal_autocheckpoint = 0');
         db.pragma(`journal_size_limit = ${walLimitBytes}`);
       }
-      this.#writer = new InlineWriter(db, { recentIdentities: options.recentIdentities });
+      this.#writer = new InlineWriter(db, { recentIdentities: options.recentIdentities, identityFilter: options.identityFilter });
     }
     if (options.backgroundCheckpoint ?? true) {
       this.#checkpointer = new WalCheckpointer({

@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { OmsError, type ErrorKind } from '../../domain/oms-error.js';
 import type { LogRecord } from '../../domain/log.js';
-import { SqliteAppender } from './appender.js';
+import { SqliteAppender, type IdentityFilterOptions } from './appender.js';
 import { toStoreError } from './driver-errors.js';
 
 export interface WriteWorkerData {
@@ -19,6 +19,7 @@ export interface WriteWorkerData {
   /** Size of the WAL file kept after a checkpoint (journal_size_limit). */
   walLimitBytes: number;
   recentIdentities: number | undefined;
+  identityFilter?: IdentityFilterOptions;
   /** A checkpointer thread copies the WAL (checkpointer.ts); without one, SQLite checkpoints in COMMIT. */
   backgroundCheckpoint: boolean;
 }
@@ -51,7 +52,7 @@ function open(data: WriteWorkerData): { db: Database.Database; appender: SqliteA
       db.pragma('wal_autocheckpoint = 0');
       db.pragma(`journal_size_limit = ${data.walLimitBytes}`);
     }
-    return { db, appender: new SqliteAppender(db, { recentIdentities: data.recentIdentities }) };
+    return { db, appender: new SqliteAppender(db, { recentIdentities: data.recentIdentities, identityFilter: data.identityFilter }) };
   } catch (err) {
     db.close();
     throw err;
