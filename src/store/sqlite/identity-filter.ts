@@ -5,8 +5,8 @@
  * never drops a record; there are no false negatives for the hashes that were added.
  *
  * Sized at 10 to 20 bits per identity (a power of two of bits, 7 probes): below 1 % false positives.
- * Measured (2M-record import, calling thread): probing log_ids and log_ids_recent in SQL for every
- * record of a batch cost 2.1 to 2.7 µs a record; this filter, about 0.2.
+ * Measured (import, calling thread): probing log_ids and log_ids_recent in SQL for every record of a
+ * batch cost 2.1 to 2.7 µs a record; the identity hashes and this filter together now cost 0.96.
  */
 export class IdentityFilter {
   readonly #bits: Int32Array;
