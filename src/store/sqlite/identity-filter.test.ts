@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { IdentityFilter } from './identity-filter.js';
+import { filterBits, IdentityFilter, MAX_FILTER_BITS } from './identity-filter.js';
 import { identityHash } from './schema.js';
 
 const hash48 = fc.integer({ min: -(2 ** 47), max: 2 ** 47 - 1 });
@@ -43,5 +43,19 @@ describe('IdentityFilter', () => {
     let aliases = 0;
     for (let high = 1; high < 1_000; high++) if (filter.mightContain(low + high * 2 ** 32)) aliases++;
     assert.ok(aliases < 20, `${aliases} of 999`);
+  });
+
+  it('sizes its table as a power of two of at least 10 bits an identity, never past 2^31 bits, where probes stay in the table', () => {
+    for (const capacity of [1, 100, 102, 1_000_000, 2_000_001, 107_374_182, 214_748_365, 1e9, 1e12]) {
+      const bits = filterBits(capacity);
+      assert.equal(Math.log2(bits) % 1, 0, `${capacity}: ${bits}`);
+      assert.ok(bits <= MAX_FILTER_BITS, `${capacity}: ${bits}`);
+      if (capacity * 10 <= MAX_FILTER_BITS) assert.ok(bits >= capacity * 10, `${capacity}: ${bits}`);
+      // The masked probe of any 32-bit value is a non-negative bit index inside the table.
+      for (const probe of [-1, -(2 ** 31), 2 ** 31 - 1, 0x9e3779b9 | 0]) {
+        const bit = probe & (bits - 1);
+        assert.ok(bit >= 0 && bit < bits, `${capacity}: probe ${probe} gave bit ${bit}`);
+      }
+    }
   });
 });

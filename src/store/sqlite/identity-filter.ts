@@ -14,11 +14,10 @@ export class IdentityFilter {
   readonly capacity: number;
   #count = 0;
 
-  /** Room for `capacity` identities at 10 or more bits each. */
+  /** Room for `capacity` identities at 10 or more bits each, up to MAX_FILTER_BITS in all. */
   constructor(capacity: number) {
     this.capacity = Math.max(1, Math.ceil(capacity));
-    let bits = 1024;
-    while (bits < this.capacity * BITS_PER_IDENTITY) bits *= 2;
+    const bits = filterBits(this.capacity);
     this.#bits = new Int32Array(bits / 32);
     this.#mask = bits - 1;
   }
@@ -51,6 +50,21 @@ export class IdentityFilter {
 
 const BITS_PER_IDENTITY = 10;
 const PROBES = 7;
+
+/**
+ * The largest table: 2^31 bits (256 MiB). The probes are 32-bit integers masked to the table, which
+ * stays exact only while the mask fits in 31 bits; a larger mask would send bits outside the table and
+ * give false negatives. Past about 200 million identities the filter fills up instead: more false
+ * positives, each one checked in the identity tables, never a missed duplicate.
+ */
+export const MAX_FILTER_BITS = 2 ** 31;
+
+/** The size of the table for `capacity` identities: a power of two, at least 10 bits each when it can. */
+export function filterBits(capacity: number): number {
+  let bits = 1024;
+  while (bits < capacity * BITS_PER_IDENTITY && bits < MAX_FILTER_BITS) bits *= 2;
+  return bits;
+}
 const TWO_POW_32 = 4_294_967_296;
 const TWO_POW_47 = 140_737_488_355_328;
 
