@@ -108,7 +108,7 @@ function randomBase36(prng: Prng, length: number): string {
 }
 
 function randomIp(prng: Prng): string {
-  return `${prng.int(1, 223)}.${prng.int(0, 255)}.${prng.int(0, 255)}.${prng.int(1, 254)}`;
+  return [prng.int(1, 223), prng.int(0, 255), prng.int(0, 255), prng.int(1, 254)].join('.');
 }
 
 function rankedCallNames(prng: Prng): string[] {
@@ -200,7 +200,8 @@ function randomPayload(prng: Prng, callName: string): string {
     length += part.length + 1;
   }
   if (parts.length === 0) return '{}';
-  return callName.startsWith('Read') ? `{"Filters":{${parts.join(',')}}}` : `{${parts.join(',')}}`;
+  // Joined, not concatenated: a flat string, as a JSON parser produces (see Prng.uuidV4).
+  return (callName.startsWith('Read') ? ['{"Filters":{', parts.join(','), '}}'] : ['{', parts.join(','), '}']).join('');
 }
 
 function compactUtc(us: number): string {

@@ -3,7 +3,9 @@
  * queries are the same on every run. Not for anything secret.
  */
 const HEX_CODES = Buffer.from('0123456789abcdef', 'latin1');
-const uuidScratch = Buffer.alloc(32);
+const uuidScratch = Buffer.alloc(36);
+// Where the hex digits of a UUID go, around its four dashes.
+const UUID_POSITIONS = [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, 16, 17, 19, 20, 21, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35];
 
 export class Prng {
   private a: number;
@@ -52,16 +54,21 @@ export class Prng {
     return mean + stdDev * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
 
-  /** A version 4 UUID (RFC 9562 section 5.4) drawn from this generator. */
+  /**
+   * A version 4 UUID (RFC 9562 section 5.4) drawn from this generator. Written into a buffer and decoded
+   * once, it is a flat string, as a JSON parser produces: concatenating slices gives a rope that every
+   * reader must walk or flatten first (hashing a record's identity cost 0.63 µs against 0.28 for a flat
+   * copy).
+   */
   uuidV4(): string {
     for (let i = 0; i < 32; i += 8) {
       let v = this.nextUint32();
-      for (let j = i; j < i + 8; j++, v >>>= 4) uuidScratch[j] = HEX_CODES[v & 15] ?? 48;
+      for (let j = i; j < i + 8; j++, v >>>= 4) uuidScratch[UUID_POSITIONS[j] ?? 0] = HEX_CODES[v & 15] ?? 48;
     }
-    uuidScratch[12] = 0x34; // version 4
-    uuidScratch[16] = HEX_CODES[((uuidScratch[16] ?? 48) & 0x3) | 0x8] ?? 56; // variant 10xx
-    const h = uuidScratch.toString('latin1', 0, 32);
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+    uuidScratch[14] = 0x34; // version 4
+    uuidScratch[19] = HEX_CODES[((uuidScratch[19] ?? 48) & 0x3) | 0x8] ?? 56; // variant 10xx
+    uuidScratch[8] = uuidScratch[13] = uuidScratch[18] = uuidScratch[23] = 0x2d;
+    return uuidScratch.toString('latin1', 0, 36);
   }
 }
 

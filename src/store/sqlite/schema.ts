@@ -42,6 +42,10 @@
  *    held 35,000-40,000 (2M records, before points 2 and 4). The UNIQUE (AccountId, RequestId) index
  *    of the naive layout is 60 bytes per entry inserted at random: its largest single cost.
  *    log_ids also serves the RequestIds filter: hash → ArrivalSeq → row, then the exact comparison.
+ *    The limit of this layout: a merge lands in nearly every page of log_ids, so it costs what log_ids
+ *    weighs (200,000 identities merged into 2M, 8M and 16M entries: 0.36, 1.27 and 2.43 s), and the
+ *    bookkeeping per record grows with the store (alone: 3.7 µs an identity up to 2M, 6.4 from 6M to 8M).
+ *    BENCHMARKS.md has the figures, and the tiered runs that were tried instead.
  *    An append asks the writer's in-memory Bloom filter of the stored hashes first (identity-filter.ts;
  *    2.5 to 5 bytes per stored record) and probes the tables only for its rare positives: probing both
  *    tables for every record cost 2.1 to 2.7 µs a record. With it, and the batch's identities passed to
