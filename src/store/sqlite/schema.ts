@@ -45,7 +45,8 @@
  *    The limit of this layout: a merge lands in nearly every page of log_ids, so it costs what log_ids
  *    weighs (200,000 identities merged into 2M, 8M and 16M entries: 0.36, 1.27 and 2.43 s), and the
  *    bookkeeping per record grows with the store (alone: 3.7 µs an identity up to 2M, 6.4 from 6M to 8M).
- *    BENCHMARKS.md has the figures, and the tiered runs that were tried instead.
+ *    BENCHMARKS.md has the figures, the tiered runs that were tried instead, and a table per run, which
+ *    measured flat at 2.8 µs an identity to 8M and is the way out.
  *    An append asks the writer's in-memory Bloom filter of the stored hashes first (identity-filter.ts;
  *    2.5 to 5 bytes per stored record) and probes the tables only for its rare positives: probing both
  *    tables for every record cost 2.1 to 2.7 µs a record. With it, and the batch's identities passed to
