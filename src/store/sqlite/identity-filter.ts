@@ -22,7 +22,11 @@ export class IdentityFilter {
     this.#mask = bits - 1;
   }
 
-  /** Identities added, stale ones (purged since) included: what the filter is filled with. */
+  /**
+   * Hashes added, each time it was added: stale ones (purged since) count, and so do the entries a build
+   * reads twice (read in log_ids_recent, then again in log_ids after a merge moved them). What the filter
+   * is filled with, so an overcount only brings the next rebuild forward.
+   */
   get count(): number {
     return this.#count;
   }
