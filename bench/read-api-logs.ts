@@ -169,11 +169,11 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         const page = await sqlStore.readPage({ accountId: big.AccountId, fromUs, toUs, maxSeq, limit: pageSize, ...f.sql });
         const sqlElapsed = performance.now() - t0;
-        // The statement the server runs for a default call: the same rows, each log's JSON written by SQLite.
+        // The read the server makes for a default call: the page's logs written as JSON and joined by SQLite.
         const tw = performance.now();
         const wire = await sqlStore.readWirePage({ accountId: big.AccountId, fromUs, toUs, maxSeq, limit: pageSize, ...f.sql });
         const wireElapsed = performance.now() - tw;
-        if (wire.logs.length !== page.records.length) throw new Error('readWirePage and readPage disagree');
+        if (wire.count !== page.records.length) throw new Error('readWirePage and readPage disagree');
 
         const { response, elapsedMs: httpElapsed } = await signedCall(fromUs, pageSize, f.api);
         if (q < 0) continue;
@@ -203,7 +203,7 @@ async function main(): Promise<void> {
     }
   }
   console.log('(times in ms; SQL: the page read as records (LogStore.readPage: the statement and its 17 columns per row);');
-  console.log(' wire: the same page as the server reads it for a default call (LogStore.readWirePage: each log\'s JSON written by SQLite);');
+  console.log(' wire: the same page as the server reads it for a default call (LogStore.readWirePage: the logs\' JSON written and joined by SQLite);');
   console.log(' HTTP: from signing the call to its last byte received by this process, the server being another process;');
   console.log(' added: HTTP minus wire, what signing, HTTP, authentication, the answer\'s assembly and the call\'s own record cost;');
   console.log(' floor: a bare node:http server answering a ready-made body of the same average size, same client)');

@@ -14,8 +14,8 @@ export interface ReadApiLogsDeps {
 }
 
 export interface ReadApiLogsResult {
-  /** The JSON text of each log of the page, with the fields `With` asks for. */
-  logs: string[];
+  /** The JSON texts of the page's logs, with the fields `With` asks for, joined by commas, UTF-8. */
+  logsJson: Buffer;
   nextPageToken?: string;
 }
 
@@ -60,8 +60,8 @@ export async function readApiLogs(accountId: string, request: ParsedReadApiLogs,
   };
   if (state.afterSeq >= 0) query.after = { dateUs: state.afterDateUs, seq: state.afterSeq };
 
-  const page = query.toUs <= query.fromUs ? { logs: [], last: undefined, hasMore: false } : await readLogs(deps.store, query, request);
-  const result: ReadApiLogsResult = { logs: page.logs };
+  const page = query.toUs <= query.fromUs ? { logsJson: Buffer.alloc(0), last: undefined, hasMore: false } : await readLogs(deps.store, query, request);
+  const result: ReadApiLogsResult = { logsJson: page.logsJson };
   if (page.hasMore && page.last !== undefined) {
     result.nextPageToken = deps.pageTokens.encode(
       accountId,
@@ -78,25 +78,26 @@ async function readLogs(
   store: LogStore,
   query: LogQuery,
   request: ParsedReadApiLogs,
-): Promise<{ logs: string[]; last: LogCursor | undefined; hasMore: boolean }> {
+): Promise<{ logsJson: Buffer; last: LogCursor | undefined; hasMore: boolean }> {
   if (request.fields.length === LOG_FIELDS.length) return store.readWirePage(query);
   const page = await store.readPage(query);
   const last = page.records[page.records.length - 1];
   return {
-    logs: page.records.map((r) => JSON.stringify(projectLog(r, request.fields))),
+    logsJson: Buffer.from(page.records.map((r) => JSON.stringify(projectLog(r, request.fields))).join(',')),
     last: last === undefined ? undefined : { dateUs: last.QueryDateUs, seq: last.ArrivalSeq },
     hasMore: page.hasMore,
   };
 }
 
 /**
- * The answer's bytes, assembled from the logs' JSON texts. Encoded once: the byte count of the call's
- * record and the socket write share this buffer (1000 logs: about 1 MB). Measured end to end (rows to
- * answer bytes, 1000 logs): JSON.stringify of one object per log, joined, then encoded, 11.2 ms;
- * writing each log by string concatenation instead, 12.8 ms, because encoding must then flatten a
- * rope of some 30 pieces per log; writing each log into one preallocated buffer did not help either.
+ * The answer's bytes around the page's logs as the store gave them: one copy of the logs' bytes. The
+ * byte count of the call's record and the socket write share this buffer (1000 logs: about 1 MB).
  */
 export function encodeReadApiLogsAnswer(requestId: string, result: ReadApiLogsResult): Buffer {
   const token = result.nextPageToken === undefined ? '' : `,"NextPageToken":${JSON.stringify(result.nextPageToken)}`;
-  return Buffer.from(`{"ResponseContext":{"RequestId":${JSON.stringify(requestId)}},"Logs":[${result.logs.join(',')}]${token}}`);
+  return Buffer.concat([
+    Buffer.from(`{"ResponseContext":{"RequestId":${JSON.stringify(requestId)}},"Logs":[`),
+    result.logsJson,
+    Buffer.from(`]${token}}`),
+  ]);
 }

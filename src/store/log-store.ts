@@ -91,8 +91,13 @@ export interface LogPage {
 }
 
 export interface WireLogPage {
-  /** `wireLogJson(record)` of each record of the page, in page order: 16 fields in Log order. */
-  logs: string[];
+  /**
+   * `wireLogJson(record)` of each record of the page, in page order (16 fields in Log order), joined by
+   * commas, as UTF-8: the bytes that go between the brackets of `"Logs":[...]`. Empty for no record.
+   */
+  logsJson: Buffer;
+  /** How many logs `logsJson` holds. */
+  count: number;
   /** The position of the last log of the page, for the next page's cursor; undefined when empty. */
   last: LogCursor | undefined;
   hasMore: boolean;
@@ -103,5 +108,10 @@ export function wirePageOf(page: LogPage): WireLogPage {
   const logs = new Array<string>(page.records.length);
   for (let i = 0; i < logs.length; i++) logs[i] = wireLogJson(page.records[i] as StoredLogRecord);
   const last = page.records[page.records.length - 1];
-  return { logs, last: last === undefined ? undefined : { dateUs: last.QueryDateUs, seq: last.ArrivalSeq }, hasMore: page.hasMore };
+  return {
+    logsJson: Buffer.from(logs.join(',')),
+    count: logs.length,
+    last: last === undefined ? undefined : { dateUs: last.QueryDateUs, seq: last.ArrivalSeq },
+    hasMore: page.hasMore,
+  };
 }

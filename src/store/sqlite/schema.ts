@@ -73,8 +73,8 @@
  *    the file 1,653 bytes per record instead of 1,111 (the 16 key names alone are 260 bytes) and
  *    JSON.stringify cost about 10 µs per record at append: 2M records imported at 25,800 records/s
  *    instead of 66,000. A record is written once and read rarely, so the cost stays on the read side;
- *    there, SQLite writes each log's JSON from the columns as it reads them (WIRE_COLUMNS in
- *    read-query.ts), which hands one value per row to JavaScript instead of seventeen.
+ *    there, SQLite writes each log's JSON from the columns as it reads them and joins a page's logs into
+ *    one value (WIRE_PAGE_BY_SEQ_SQL in read-query.ts): one value per page reaches JavaScript.
  *
  * Retention: `purgeBefore` deletes the oldest hours first through `logs_by_time`, a chunk of rows per
  * transaction, with the identities of the deleted rows.

@@ -16,6 +16,7 @@ import {
   shapeKey,
   shapeOf,
   StatementCache,
+  WIRE_PAGE_BY_SEQ_SQL,
   type ReadKind,
   type ReadPlan,
 } from './read-query.js';
@@ -90,7 +91,9 @@ export class SqliteLogStore implements LogStore {
   readonly #writer: LogWriter | undefined;
   readonly #highWaterMark: Statement<[], number>;
   readonly #hoursWithRecords: Statement<[number, number], string>;
-  readonly #rowsBySeq: Record<RowKind, Statement<[string], PageRow | WireRow>>;
+  readonly #pageRowsBySeq: Statement<[string], PageRow>;
+  readonly #wireRowsBySeq: Statement<[string], WireRow>;
+  readonly #wirePageBySeq: Statement<[string], [Buffer, string]>;
   readonly #reads: StatementCache<Statement<unknown[]>>;
   readonly #readTransaction: <T>(read: () => T) => T;
   #closed = false;
@@ -134,12 +137,10 @@ export class SqliteLogStore implements LogStore {
       .prepare(`SELECT Value - 1 FROM store_meta WHERE Name = 'NextArrivalSeq'`)
       .pluck() as Statement<[], number>;
     this.#hoursWithRecords = db.prepare(HOURS_WITH_RECORDS_SQL).pluck() as Statement<[number, number], string>;
-    this.#rowsBySeq = {
-      page: db.prepare(rowsBySeqSql('page')).raw(true) as Statement<[string], PageRow>,
-      wirePage: db.prepare(rowsBySeqSql('wirePage')).raw(true) as Statement<[string], WireRow>,
-    };
+    this.#pageRowsBySeq = db.prepare(rowsBySeqSql('page')).raw(true) as Statement<[string], PageRow>;
+    this.#wireRowsBySeq = db.prepare(rowsBySeqSql('wire')).raw(true) as Statement<[string], WireRow>;
+    this.#wirePageBySeq = db.prepare(WIRE_PAGE_BY_SEQ_SQL).raw(true) as Statement<[string], [Buffer, string]>;
     this.#reads = new StatementCache(options.statementCacheSize ?? 128);
-    // Reads of more than one statement (keys then rows, estimates then keys) see one snapshot.
     const inReadTransaction = db.transaction((read: () => unknown) => read());
     this.#readTransaction = <T>(read: () => T): T => inReadTransaction(read) as T;
 
@@ -188,26 +189,49 @@ export class SqliteLogStore implements LogStore {
   }
 
   async readPage(query: LogQuery): Promise<LogPage> {
-    const { rows, hasMore } = await this.#readRows<PageRow>(query, 'page');
-    const records = new Array<StoredLogRecord>(rows.length);
-    for (let i = 0; i < rows.length; i++) records[i] = toStoredRecord(rows[i] as PageRow);
-    return { records, hasMore };
+    return this.#read(query, () => {
+      const { rows, hasMore } = this.#readPageRows(query);
+      const records = new Array<StoredLogRecord>(rows.length);
+      for (let i = 0; i < rows.length; i++) records[i] = toStoredRecord(rows[i] as PageRow);
+      return { records, hasMore };
+    });
   }
 
-  /** SQLite writes each log's JSON itself (WIRE_COLUMNS in read-query.ts): no object per log. */
+  /**
+   * The page's keys, then its logs' JSON written and joined by SQLite in one value (WIRE_PAGE_BY_SEQ_SQL
+   * in read-query.ts): no object, no string per log.
+   */
   async readWirePage(query: LogQuery): Promise<WireLogPage> {
-    const { rows, hasMore } = await this.#readRows<WireRow>(query, 'wirePage');
-    const logs = new Array<string>(rows.length);
-    for (let i = 0; i < rows.length; i++) logs[i] = (rows[i] as WireRow)[2];
-    const last = rows[rows.length - 1];
-    return { logs, last: last === undefined ? undefined : { seq: last[0], dateUs: last[1] }, hasMore };
+    return this.#read(query, () => {
+      const window = this.#effectiveWindow(query);
+      if (window === undefined) return { logsJson: EMPTY, count: 0, last: undefined, hasMore: false };
+      const keys = this.#pageKeys(this.#choosePlan(query, window), query, window, query.limit + 1);
+      const hasMore = keys.length > query.limit;
+      if (hasMore) keys.length = query.limit;
+      const last = keys[keys.length - 1];
+      if (last === undefined) return { logsJson: EMPTY, count: 0, last: undefined, hasMore };
+      const seqs = new Array<number>(keys.length);
+      for (let i = 0; i < keys.length; i++) seqs[i] = (keys[i] as [number, number])[1];
+      const seqList = JSON.stringify(seqs);
+      const [joined, joinedSeqs] = this.#wirePageBySeq.get(seqList) as [Buffer, string];
+      const logsJson = joinedSeqs === seqList ? joined : this.#wireLogsInOrder(seqs, seqList);
+      return { logsJson, count: keys.length, last: { dateUs: last[0], seq: last[1] }, hasMore };
+    });
   }
 
-  async #readRows<R extends PageRow | WireRow>(query: LogQuery, kind: RowKind): Promise<{ rows: R[]; hasMore: boolean }> {
+  /** The fallback of readWirePage: each log's JSON by ArrivalSeq, put in the page's order here. */
+  #wireLogsInOrder(seqs: readonly number[], seqList: string): Buffer {
+    const bySeq = new Map<number, string>();
+    for (const [seq, json] of this.#wireRowsBySeq.all(seqList)) bySeq.set(seq, json);
+    return Buffer.from(seqs.map((seq) => bySeq.get(seq)).join(','));
+  }
+
+  #read<T>(query: LogQuery, read: () => T): Promise<T> {
     this.#assertOpen();
     if (!Number.isInteger(query.limit) || query.limit < 1) throw new RangeError('limit must be a positive integer');
     try {
-      return this.#readTransaction(() => this.#readPage<R>(query, kind));
+      // Reads of more than one statement (estimates, keys, rows) see one snapshot.
+      return Promise.resolve(this.#readTransaction(read));
     } catch (err) {
       throw toStoreError(err);
     }
@@ -285,26 +309,26 @@ export class SqliteLogStore implements LogStore {
     if (checkpointer.shouldCatchUp()) this.#writer?.checkpoint().catch(() => undefined);
   }
 
-  #readPage<R extends PageRow | WireRow>(query: LogQuery, kind: RowKind): { rows: R[]; hasMore: boolean } {
+  #readPageRows(query: LogQuery): { rows: PageRow[]; hasMore: boolean } {
     const window = this.#effectiveWindow(query);
     if (window === undefined) return { rows: [], hasMore: false };
     const plan = this.#choosePlan(query, window);
     if (!isBucketed(plan)) {
-      const rows = this.#statement(kind, plan, query)
+      const rows = this.#statement('page', plan, query)
         .raw(true)
-        .all(...this.#bindings(plan, query, window, undefined), query.limit + 1) as R[];
+        .all(...this.#bindings(plan, query, window, undefined), query.limit + 1) as PageRow[];
       const hasMore = rows.length > query.limit;
       if (hasMore) rows.length = query.limit;
       return { rows, hasMore };
     }
     // Bucketed: the first limit + 1 keys over all values of the plan's filter, then those rows.
-    const keys = this.#mergedKeys(plan, query, window, query.limit + 1);
+    const keys = this.#pageKeys(plan, query, window, query.limit + 1);
     const hasMore = keys.length > query.limit;
     if (hasMore) keys.length = query.limit;
     if (keys.length === 0) return { rows: [], hasMore };
-    const bySeq = new Map<number, R>();
-    for (const row of this.#rowsBySeq[kind].all(JSON.stringify(keys.map((k) => k[1])))) bySeq.set(row[0], row as R);
-    const rows = keys.map(([, seq]) => bySeq.get(seq) as R);
+    const bySeq = new Map<number, PageRow>();
+    for (const row of this.#pageRowsBySeq.all(JSON.stringify(keys.map((k) => k[1])))) bySeq.set(row[0], row);
+    const rows = keys.map(([, seq]) => bySeq.get(seq) as PageRow);
     return { rows, hasMore };
   }
 
@@ -322,11 +346,12 @@ export class SqliteLogStore implements LogStore {
   }
 
   /**
-   * (QueryDateUs, ArrivalSeq) of the first `limit` matches, over one keys statement per value of the
-   * plan's filter. Each statement returns its keys in order; the union is sorted and cut.
+   * (QueryDateUs, ArrivalSeq) of the first `limit` matches. Bucketed plans: one keys statement per value
+   * of the plan's filter, each returning its keys in order; the union is sorted and cut.
    */
-  #mergedKeys(plan: ReadPlan, query: LogQuery, window: EffectiveWindow, limit: number): [number, number][] {
+  #pageKeys(plan: ReadPlan, query: LogQuery, window: EffectiveWindow, limit: number): [number, number][] {
     const statement = this.#statement('keys', plan, query).raw(true);
+    if (!isBucketed(plan)) return statement.all(...this.#bindings(plan, query, window, undefined), limit) as [number, number][];
     const values = distinctValues(query, plan);
     let keys: [number, number][] = [];
     for (const value of values) {
@@ -443,11 +468,10 @@ function distinctValues(query: Omit<LogQuery, 'after' | 'limit'>, plan: ReadPlan
   return filter === undefined ? [] : [...new Set(listOf(query, filter.key))];
 }
 
-/** Rows read as records (ROW_COLUMNS) or as wire JSON (WIRE_COLUMNS). */
-type RowKind = 'page' | 'wirePage';
+const EMPTY = Buffer.alloc(0);
 
-/** A wire row, in the order of WIRE_COLUMNS: ArrivalSeq, QueryDateUs, the log's JSON text. */
-type WireRow = [number, number, string];
+/** A row of rowsBySeqSql('wire'): ArrivalSeq, the log's JSON text. */
+type WireRow = [number, string];
 
 /** A page row, in the order of ROW_COLUMNS (read-query.ts). */
 type PageRow = [number, string, number, string, string, string, string, number, string, number, string, string, number, string, string, number, number];
