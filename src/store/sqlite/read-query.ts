@@ -102,9 +102,10 @@ export function rowsBySeqSql(kind: 'page' | 'wire'): string {
  * documents the order of group_concat as arbitrary, so the caller compares the second column with the
  * list it sent and falls back to rowsBySeqSql('wire') if they ever differ. group_concat's own ORDER BY
  * would guarantee it, at the cost of sorting the 1 MB of a 1000-log page. From the statements to the
- * answer's bytes, 1000-log window-only pages of a 2M-record store (same process, alternating, 300 windows):
- * this way 2.98-3.04 ms p50, keys included; with group_concat's ORDER BY 5.09-5.36; a JSON text per
- * row, joined and encoded in JavaScript (the way before), 4.23-4.31; a BLOB per row, 3.76-3.86.
+ * answer's bytes, 1000-log window-only pages of a 2M-record store (same process, alternating, 300 windows,
+ * p50): this way 2.96-3.03 ms, keys and order check included (2.89-2.96 without the check); with
+ * group_concat's ORDER BY 5.09-5.36; a JSON text per row, joined and encoded in JavaScript (the way
+ * before), 4.07-4.31; a BLOB per row, 3.76-3.86.
  */
 export const WIRE_PAGE_BY_SEQ_SQL =
   `SELECT CAST(group_concat(j, ',') AS BLOB), json_group_array(s) FROM (` +
