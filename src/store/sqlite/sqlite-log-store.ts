@@ -221,9 +221,7 @@ export class SqliteLogStore implements LogStore {
 
   /** The fallback of readWirePage: each log's JSON by ArrivalSeq, put in the page's order here. */
   #wireLogsInOrder(seqs: readonly number[], seqList: string): Buffer {
-    const bySeq = new Map<number, string>();
-    for (const [seq, json] of this.#wireRowsBySeq.all(seqList)) bySeq.set(seq, json);
-    return Buffer.from(seqs.map((seq) => bySeq.get(seq)).join(','));
+    return joinWireLogsInOrder(seqs, this.#wireRowsBySeq.all(seqList));
   }
 
   #read<T>(query: LogQuery, read: () => T): Promise<T> {
@@ -469,6 +467,20 @@ function distinctValues(query: Omit<LogQuery, 'after' | 'limit'>, plan: ReadPlan
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** The JSON texts of `rows` (ArrivalSeq, text, in any order) in the order of `seqs`, joined by commas. */
+export function joinWireLogsInOrder(seqs: readonly number[], rows: Iterable<readonly [number, string]>): Buffer {
+  const bySeq = new Map<number, string>();
+  for (const [seq, json] of rows) bySeq.set(seq, json);
+  const texts = new Array<string>(seqs.length);
+  for (let i = 0; i < seqs.length; i++) {
+    const text = bySeq.get(seqs[i] as number);
+    // Keys and rows are read in one transaction: a key without its row is a bug, not a gap to skip.
+    if (text === undefined) throw new Error(`no row for ArrivalSeq ${seqs[i]}`);
+    texts[i] = text;
+  }
+  return Buffer.from(texts.join(','));
+}
 
 /** A row of rowsBySeqSql('wire'): ArrivalSeq, the log's JSON text. */
 type WireRow = [number, string];
