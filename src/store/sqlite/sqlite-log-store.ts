@@ -214,22 +214,19 @@ export class SqliteLogStore implements LogStore {
       for (let i = 0; i < keys.length; i++) seqs[i] = (keys[i] as [number, number])[1];
       const seqList = JSON.stringify(seqs);
       const [joined, joinedSeqs] = this.#wirePageBySeq.get(seqList) as [Buffer, string];
-      const logsJson = joinedSeqs === seqList ? joined : this.#wireLogsInOrder(seqs, seqList);
+      // The fallback, should SQLite ever join in another order: the logs' texts, ordered here.
+      const logsJson =
+        joinedSeqs === seqList ? joined : Buffer.from(inSeqOrder(seqs, this.#wireRowsBySeq.all(seqList)).map((row) => row[1]).join(','));
       return { logsJson, count: keys.length, last: { dateUs: last[0], seq: last[1] }, hasMore };
     });
   }
 
-  /** The fallback of readWirePage: each log's JSON by ArrivalSeq, put in the page's order here. */
-  #wireLogsInOrder(seqs: readonly number[], seqList: string): Buffer {
-    return joinWireLogsInOrder(seqs, this.#wireRowsBySeq.all(seqList));
-  }
-
-  #read<T>(query: LogQuery, read: () => T): Promise<T> {
+  #read<T>(query: LogQuery, read: () => T): T {
     this.#assertOpen();
     if (!Number.isInteger(query.limit) || query.limit < 1) throw new RangeError('limit must be a positive integer');
     try {
       // Reads of more than one statement (estimates, keys, rows) see one snapshot.
-      return Promise.resolve(this.#readTransaction(read));
+      return this.#readTransaction(read);
     } catch (err) {
       throw toStoreError(err);
     }
@@ -324,10 +321,8 @@ export class SqliteLogStore implements LogStore {
     const hasMore = keys.length > query.limit;
     if (hasMore) keys.length = query.limit;
     if (keys.length === 0) return { rows: [], hasMore };
-    const bySeq = new Map<number, PageRow>();
-    for (const row of this.#pageRowsBySeq.all(JSON.stringify(keys.map((k) => k[1])))) bySeq.set(row[0], row);
-    const rows = keys.map(([, seq]) => bySeq.get(seq) as PageRow);
-    return { rows, hasMore };
+    const seqs = keys.map((k) => k[1]);
+    return { rows: inSeqOrder(seqs, this.#pageRowsBySeq.all(JSON.stringify(seqs))), hasMore };
   }
 
   #count(query: Omit<LogQuery, 'after' | 'limit'>): number {
@@ -468,18 +463,20 @@ function distinctValues(query: Omit<LogQuery, 'after' | 'limit'>, plan: ReadPlan
 
 const EMPTY = Buffer.alloc(0);
 
-/** The JSON texts of `rows` (ArrivalSeq, text, in any order) in the order of `seqs`, joined by commas. */
-export function joinWireLogsInOrder(seqs: readonly number[], rows: Iterable<readonly [number, string]>): Buffer {
-  const bySeq = new Map<number, string>();
-  for (const [seq, json] of rows) bySeq.set(seq, json);
-  const texts = new Array<string>(seqs.length);
+/**
+ * `rows` (ArrivalSeq first, read in any order) in the order of `seqs`. Keys and rows are read in one
+ * transaction: a key without its row is a bug, not a gap to skip.
+ */
+export function inSeqOrder<R extends readonly [number, ...unknown[]]>(seqs: readonly number[], rows: Iterable<R>): R[] {
+  const bySeq = new Map<number, R>();
+  for (const row of rows) bySeq.set(row[0], row);
+  const ordered = new Array<R>(seqs.length);
   for (let i = 0; i < seqs.length; i++) {
-    const text = bySeq.get(seqs[i] as number);
-    // Keys and rows are read in one transaction: a key without its row is a bug, not a gap to skip.
-    if (text === undefined) throw new Error(`no row for ArrivalSeq ${seqs[i]}`);
-    texts[i] = text;
+    const row = bySeq.get(seqs[i] as number);
+    if (row === undefined) throw new Error(`no row for ArrivalSeq ${seqs[i]}`);
+    ordered[i] = row;
   }
-  return Buffer.from(texts.join(','));
+  return ordered;
 }
 
 /** A row of rowsBySeqSql('wire'): ArrivalSeq, the log's JSON text. */
