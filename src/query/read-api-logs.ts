@@ -11,7 +11,16 @@ export interface ReadApiLogsDeps {
   pageTokens: PageTokenCodec;
   clock: Clock;
   retentionDays: number;
+  /** The byte budget of a page (LogQuery.maxBytes). Default PAGE_TEXT_BUDGET_BYTES. */
+  pageTextBudgetBytes?: number;
 }
+
+/**
+ * A page ends early, with a NextPageToken, once its logs' text (the UTF-8 of their string fields)
+ * would pass 16 MiB. Raw fields may hold 1 Mi characters each, so 1000 logs could otherwise make an
+ * answer of gigabytes, held in memory at once; ordinary pages (about 1 KB a log) never come near it.
+ */
+export const PAGE_TEXT_BUDGET_BYTES = 16 * 1024 * 1024;
 
 export interface ReadApiLogsResult {
   /** The JSON texts of the page's logs, with the fields `With` asks for, joined by commas, UTF-8. */
@@ -57,6 +66,7 @@ export async function readApiLogs(accountId: string, request: ParsedReadApiLogs,
     requestIds: nonEmpty(f.RequestIds),
     statusCodes: nonEmpty(f.ResponseStatusCodes),
     limit: request.resultsPerPage,
+    maxBytes: deps.pageTextBudgetBytes ?? PAGE_TEXT_BUDGET_BYTES,
   };
   if (state.afterSeq >= 0) query.after = { dateUs: state.afterDateUs, seq: state.afterSeq };
 

@@ -82,6 +82,13 @@ export interface LogQuery {
   after?: LogCursor;
   /** Page size, 1..1000. */
   limit: number;
+  /**
+   * A byte budget for the page: it ends before the first record that would take the sum of its
+   * records' text bytes (recordTextBytes) past maxBytes, and then has hasMore true. Its first record is
+   * always returned, whatever its size. Absent: `limit` alone decides. Keeps the memory of one read, and
+   * the size of one answer, bounded when records carry large raw fields.
+   */
+  maxBytes?: number;
 }
 
 export interface LogPage {
@@ -101,6 +108,20 @@ export interface WireLogPage {
   /** The position of the last log of the page, for the next page's cursor; undefined when empty. */
   last: LogCursor | undefined;
   hasMore: boolean;
+}
+
+/**
+ * How many of a page's first records fit `maxBytes`, from their text bytes in page order: at least
+ * one, so that paging always moves on.
+ */
+export function recordsWithinBudget(textBytes: readonly number[], maxBytes: number | undefined): number {
+  if (maxBytes === undefined) return textBytes.length;
+  let total = 0;
+  for (let i = 0; i < textBytes.length; i++) {
+    total += textBytes[i] as number;
+    if (total > maxBytes) return Math.max(1, i);
+  }
+  return textBytes.length;
 }
 
 /** The wire form of a page read as records. */

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { formatIsoUs, parseIsoDate, type LogRecord } from '../../src/domain/index.js';
-import { toWireLog } from '../../src/domain/index.js';
+import { recordTextBytes, toWireLog } from '../../src/domain/index.js';
+import { PAGE_TEXT_BUDGET_BYTES } from '../../src/query/read-api-logs.js';
 import { callSigned, makeRecord, ManualClock, startTestServer, type TestKey, type TestServer } from '../fixtures/test-server.js';
 
 const HOUR_US = 3_600_000_000;
@@ -267,5 +268,29 @@ describe('ReadApiLogs date windows', () => {
     );
     assert.equal(answer.status, 200);
     assert.deepEqual(answer.body.Logs, []);
+  });
+  it('ends a page of logs with 1 MiB raw fields at its 16 MiB budget and gives the rest after its NextPageToken', async () => {
+    const owner = await t.createKey();
+    const now = clock.us;
+    const records = Array.from({ length: 10 }, (_, i) =>
+      makeRecord({ AccountId: owner.accountId, QueryDateUs: now - HOUR_US + i, QueryPayloadRaw: 'p'.repeat(1_048_576), QueryHeaderRaw: 'h'.repeat(1_048_576) }),
+    );
+    await t.seed(records);
+    // What fits: the first records whose text bytes stay within the budget.
+    let fit = 0;
+    for (let bytes = 0; fit < records.length && bytes + recordTextBytes(records[fit]!) <= PAGE_TEXT_BUDGET_BYTES; fit++) bytes += recordTextBytes(records[fit]!);
+    assert.ok(fit > 0 && fit < records.length);
+    for (const With of [undefined, { QueryPayloadRaw: true, RequestId: true }]) {
+      const first = await callSigned(t.url, owner, { ResultsPerPage: 100, ...(With ? { With } : {}) }, { nowMs: clock.us / 1000 });
+      assert.equal(first.status, 200);
+      assert.equal(first.body.Logs.length, fit);
+      assert.equal(typeof first.body.NextPageToken, 'string');
+      const rest = await callSigned(t.url, owner, { ResultsPerPage: 100, NextPageToken: first.body.NextPageToken, ...(With ? { With } : {}) }, { nowMs: clock.us / 1000 });
+      assert.equal(rest.status, 200);
+      assert.equal(rest.body.NextPageToken, undefined);
+      const ids = [...first.body.Logs, ...rest.body.Logs].map((log: { RequestId: string }) => log.RequestId);
+      assert.deepEqual(ids, records.map((r) => r.RequestId));
+      if (With === undefined) assert.deepEqual([...first.body.Logs, ...rest.body.Logs], wire(records));
+    }
   });
 });

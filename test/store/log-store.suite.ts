@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { toWireLog, type LogRecord, type StoredLogRecord } from '../../src/domain/log.js';
+import { recordTextBytes, toWireLog, type LogRecord, type StoredLogRecord } from '../../src/domain/log.js';
 import type { LogCursor, LogPage, LogQuery, LogStore } from '../../src/store/log-store.js';
 
 export interface OpenedStore {
@@ -57,7 +57,7 @@ function identityOf(record: LogRecord): string {
   return `${record.AccountId.length}:${record.AccountId}:${record.RequestId}`;
 }
 
-type Filters = Omit<LogQuery, 'accountId' | 'fromUs' | 'toUs' | 'maxSeq' | 'after' | 'limit'>;
+type Filters = Omit<LogQuery, 'accountId' | 'fromUs' | 'toUs' | 'maxSeq' | 'after' | 'limit' | 'maxBytes'>;
 
 const FILTER_FIELDS: readonly [keyof Filters, keyof LogRecord][] = [
   ['callNames', 'QueryCallName'],
@@ -717,6 +717,99 @@ export function describeLogStore(name: string, openStore: () => Promise<OpenedSt
         const fromHostileAccount = await store.readPage({ accountId: "' OR 1=1 --", ...ALL_TIME, limit: 100 });
         assert.deepEqual(fromHostileAccount.records, []);
       });
+    });
+  });
+
+  describe(`${name}: byte budget`, () => {
+    /** What a page of `expected` (the records left to read, in order) must hold under `limit` and `maxBytes`. */
+    function budgetedPage(expected: readonly LogRecord[], limit: number, maxBytes: number): LogRecord[] {
+      const page: LogRecord[] = [];
+      let bytes = 0;
+      for (const record of expected.slice(0, limit)) {
+        const size = recordTextBytes(record);
+        if (page.length > 0 && bytes + size > maxBytes) break;
+        page.push(record);
+        bytes += size;
+      }
+      return page;
+    }
+
+    it('ends a page before the record that would pass maxBytes, and returns a record larger than the budget alone', async () => {
+      await withStore(async (store) => {
+        const payloads = ['a'.repeat(100), 'é'.repeat(50), 'b'.repeat(100), 'c'.repeat(5_000), 'd', '😀'.repeat(10)];
+        const records = payloads.map((QueryPayloadRaw, i) => makeRecord({ QueryDateUs: T0 + i, QueryPayloadRaw }));
+        await store.append(records);
+        const [r0, r1, r2, r3, r4, r5] = records as [LogRecord, LogRecord, LogRecord, LogRecord, LogRecord, LogRecord];
+        // The first two fit exactly: a budget counts bytes, 'é' being two of them.
+        const maxBytes = recordTextBytes(r0) + recordTextBytes(r1);
+        const query = { accountId: ACCOUNT_A, ...ALL_TIME, limit: 10, maxBytes };
+        const pages: LogRecord[][] = [];
+        let after: LogCursor | undefined;
+        for (;;) {
+          const page = await store.readPage({ ...query, after });
+          await assertWirePageMatches(store, { ...query, after }, page);
+          pages.push(page.records.map(withoutSeq));
+          const last = page.records.at(-1);
+          if (!page.hasMore || last === undefined) break;
+          after = { dateUs: last.QueryDateUs, seq: last.ArrivalSeq };
+        }
+        assert.deepEqual(pages, [[r0, r1], [r2], [r3], [r4, r5]]);
+        // A budget no page reaches changes nothing.
+        const whole = await store.readPage({ ...query, maxBytes: 1e9 });
+        assert.deepEqual(whole.records.map(withoutSeq), records);
+        assert.equal(whole.hasMore, false);
+      });
+    });
+
+    it('pages through records of random sizes and filters exactly as the budget cuts them', async () => {
+      const opened = await openStore();
+      try {
+        let runId = 0;
+        const textArb = fc.string({ unit: 'binary', maxLength: 300 }).filter((s) => s.isWellFormed());
+        const scenarioArb = fc.record({
+          records: fc.array(
+            fc.record({
+              QueryDateUs: fc.integer({ min: T0, max: T0 + 5 }),
+              QueryCallName: fc.constantFrom('ReadVms', 'CreateVolume'),
+              ResponseStatusCode: fc.constantFrom(200, 409),
+              QueryPayloadRaw: textArb,
+              QueryHeaderRaw: textArb,
+            }),
+            { minLength: 1, maxLength: 30 },
+          ),
+          limit: fc.integer({ min: 1, max: 8 }),
+          // From less than any record to more than any page: cuts everywhere, and none.
+          maxBytes: fc.oneof(fc.integer({ min: 1, max: 3_000 }), fc.constant(1e9)),
+          filters: fc.constantFrom<Filters>({}, { callNames: ['ReadVms'] }, { statusCodes: [409, 200] }, { userAgents: ['osc-cli/1.11.0'] }),
+        });
+        await fc.assert(
+          fc.asyncProperty(scenarioArb, async (scenario) => {
+            const accountId = `budget${runId++}`;
+            const records = scenario.records.map((fields) => makeRecord({ ...fields, AccountId: accountId }));
+            await opened.store.append(records);
+            const oracle = new Oracle();
+            oracle.append(records);
+            const query = { accountId, ...ALL_TIME, ...scenario.filters, limit: scenario.limit, maxBytes: scenario.maxBytes };
+            let remaining = oracle.select(query);
+            let after: LogCursor | undefined;
+            for (;;) {
+              const page = await opened.store.readPage({ ...query, after });
+              await assertWirePageMatches(opened.store, { ...query, after }, page);
+              const expected = budgetedPage(remaining, scenario.limit, scenario.maxBytes);
+              assert.deepEqual(page.records.map(withoutSeq), expected);
+              remaining = remaining.slice(expected.length);
+              assert.equal(page.hasMore, remaining.length > 0);
+              const last = page.records.at(-1);
+              if (!page.hasMore || last === undefined) break;
+              after = { dateUs: last.QueryDateUs, seq: last.ArrivalSeq };
+            }
+            assert.equal(remaining.length, 0);
+          }),
+          { seed: 20_261_202, numRuns: 40 },
+        );
+      } finally {
+        await opened.cleanup();
+      }
     });
   });
 

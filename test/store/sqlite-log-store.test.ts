@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
-import { toWireLog } from '../../src/domain/log.js';
+import { recordTextBytes, toWireLog } from '../../src/domain/log.js';
 import { formatIsoUs } from '../../src/domain/time.js';
 import { isOmsError, OmsError } from '../../src/domain/oms-error.js';
 import { buildReadSql, ISO_DATE_SQL, shapeOf, WIRE_PAGE_BY_SEQ_SQL, type ReadKind, type ReadPlan } from '../../src/store/sqlite/read-query.js';
@@ -365,6 +365,56 @@ describe('SqliteLogStore: failures', () => {
     const check = new Database(newer, { readonly: true });
     assert.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION + 1);
     check.close();
+  });
+
+  it('keeps in MaxRecordTextBytes a bound of the text bytes of every stored record, computed exactly for a file of schema 1', async () => {
+    const file = freshPath();
+    let store = open({ path: file });
+    const records = ['x', 'é'.repeat(3_000), '😀'.repeat(700), 'y'.repeat(2_000)].map((QueryPayloadRaw, i) => makeRecord({ QueryDateUs: i, QueryPayloadRaw }));
+    await store.append(records.slice(0, 2));
+    await store.append(records.slice(2));
+    await store.close();
+    const largest = Math.max(...records.map(recordTextBytes));
+    const metaOf = (db: Database.Database) => db.prepare(`SELECT Value FROM store_meta WHERE Name = 'MaxRecordTextBytes'`).pluck().get() as number;
+    let db = new Database(file);
+    assert.ok(metaOf(db) >= largest, `${metaOf(db)} >= ${largest}`);
+    // The same records in a file of schema 1, which had no such row: opening it measures them.
+    db.prepare(`DELETE FROM store_meta WHERE Name = 'MaxRecordTextBytes'`).run();
+    db.pragma('user_version = 1');
+    db.close();
+    store = open({ path: file });
+    const page = await store.readPage({ accountId: records[0]!.AccountId, fromUs: 0, toUs: 10, limit: 10, maxBytes: recordTextBytes(records[0]!) + recordTextBytes(records[1]!) });
+    assert.deepEqual(page.records.map((r) => r.QueryDateUs), [0, 1]);
+    assert.equal(page.hasMore, true);
+    await store.close();
+    db = new Database(file, { readonly: true });
+    assert.equal(metaOf(db), largest);
+    assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+    db.close();
+  });
+
+  it('cuts pages at their byte budget exactly when MaxRecordTextBytes is missing', async () => {
+    const file = freshPath();
+    const store = open({ path: file, writeThread: false, backgroundCheckpoint: false });
+    const records = [300, 10, 10, 400].map((n, i) => makeRecord({ QueryDateUs: i, QueryHeaderRaw: 'h'.repeat(n) }));
+    await store.append(records);
+    const db = new Database(file);
+    db.prepare(`DELETE FROM store_meta WHERE Name = 'MaxRecordTextBytes'`).run();
+    db.close();
+    const maxBytes = recordTextBytes(records[1]!) + recordTextBytes(records[2]!);
+    const query = { accountId: records[0]!.AccountId, fromUs: 0, toUs: 10, limit: 10, maxBytes };
+    const sizes: number[] = [];
+    let after: { dateUs: number; seq: number } | undefined;
+    for (;;) {
+      const wire = await store.readWirePage({ ...query, after });
+      const page = await store.readPage({ ...query, after });
+      assert.equal(wire.count, page.records.length);
+      sizes.push(page.records.length);
+      if (!page.hasMore || wire.last === undefined) break;
+      after = wire.last;
+    }
+    assert.deepEqual(sizes, [1, 2, 1]);
+    await store.close();
   });
 
   it('fails with StoreUnavailable when the file is not a database', async () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { LogRecord, StoredLogRecord } from '../../domain/log.js';
+import { recordTextBytes, type LogRecord, type StoredLogRecord } from '../../domain/log.js';
 import { OmsError } from '../../domain/oms-error.js';
 import { wirePageOf, type AppendResult, type LogPage, type LogQuery, type LogStore, type WireLogPage } from '../log-store.js';
 import { ArrivalSequence, SLOT_IDLE_MS, WRITER_SLOTS } from './arrival-sequence.js';
@@ -135,10 +135,30 @@ export class ClickHouseLogStore implements LogStore {
     const condition = buildCondition(query, await this.#purgeEntries());
     if (condition === undefined) return { records: [], hasMore: false };
     const node = await this.#nodeOfAccount(query.accountId);
-    const rows = await node.rows(buildPageSql(localLogsTable(this.#names), condition, query.limit + 1));
-    const hasMore = rows.length > query.limit;
-    const records = new Array<StoredLogRecord>(hasMore ? query.limit : rows.length);
-    for (let i = 0; i < records.length; i++) records[i] = toStoredRecord(rows[i] as unknown[]);
+    const sql = buildPageSql(localLogsTable(this.#names), condition, query.limit + 1);
+    if (query.maxBytes === undefined) {
+      const rows = await node.rows(sql);
+      const hasMore = rows.length > query.limit;
+      const records = new Array<StoredLogRecord>(hasMore ? query.limit : rows.length);
+      for (let i = 0; i < records.length; i++) records[i] = toStoredRecord(rows[i] as unknown[]);
+      return { records, hasMore };
+    }
+    // A byte budget: rows are taken as they stream in, and reading stops at the first that does not fit.
+    const maxBytes = query.maxBytes;
+    const records: StoredLogRecord[] = [];
+    let textBytes = 0;
+    let hasMore = false;
+    await node.eachRow(sql, (row) => {
+      const record = toStoredRecord(row);
+      const bytes = recordTextBytes(record);
+      if (records.length === query.limit || (records.length > 0 && textBytes + bytes > maxBytes)) {
+        hasMore = true;
+        return false;
+      }
+      records.push(record);
+      textBytes += bytes;
+      return true;
+    });
     return { records, hasMore };
   }
 

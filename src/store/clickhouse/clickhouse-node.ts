@@ -121,6 +121,29 @@ export class ClickHouseNode {
     }
   }
 
+  /**
+   * Rows as arrays, in the order of the SELECT list, handed to `onRow` as they arrive (FORMAT
+   * JSONEachRow, streamed) until it returns false: the rest of the answer is then never read, so a
+   * reader that stops at a byte budget holds no more than that budget.
+   */
+  async eachRow(sql: string, onRow: (row: unknown[]) => boolean): Promise<void> {
+    try {
+      const result = await this.#client.query({ query: sql, format: 'JSONEachRow' });
+      try {
+        for await (const rows of result.stream<Record<string, unknown>>()) {
+          for (const row of rows) {
+            // JSON.parse keeps the key order of the text, which is the SELECT list's.
+            if (!onRow(Object.values(row.json()))) return;
+          }
+        }
+      } finally {
+        result.close();
+      }
+    } catch (err) {
+      throw toClickHouseStoreError(err);
+    }
+  }
+
   async command(sql: string): Promise<void> {
     try {
       await this.#client.command({ query: sql });

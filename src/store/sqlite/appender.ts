@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
-import type { LogRecord } from '../../domain/log.js';
+import { recordTextBytesBound, type LogRecord } from '../../domain/log.js';
 import type { AppendResult } from '../log-store.js';
 import { toStoreError } from './driver-errors.js';
 import { IdentityFilter } from './identity-filter.js';
@@ -43,6 +43,7 @@ export class SqliteAppender {
   readonly #recentIdentities: number | undefined;
   readonly #readMeta: Statement<[string], number>;
   readonly #writeMeta: Statement<[number, string]>;
+  readonly #raiseMaxTextBytes: Statement<[number, number]>;
   readonly #knownHashes: Statement<[string], number>;
   readonly #oldestSeq: Statement<[], number | null>;
   readonly #scanIds: Record<FilterBuild['table'], Statement<[number, number], number>>;
@@ -65,6 +66,8 @@ export class SqliteAppender {
   /** A filter being filled: the identity tables are read `scanRows` at a time, new rows added as they come. */
   #nextFilter: FilterBuild | undefined;
   #filterSeq = 0;
+  /** MaxRecordTextBytes is at least this (another writer of the file may have raised it further). */
+  #maxTextBytesWritten = 0;
 
   constructor(db: Database, options: AppenderOptions = {}) {
     this.#db = db;
@@ -73,6 +76,7 @@ export class SqliteAppender {
     this.#filterScanRows = Math.max(1, Math.trunc(options.identityFilter?.scanRows ?? 4_096));
     this.#readMeta = db.prepare('SELECT Value FROM store_meta WHERE Name = ?').pluck() as Statement<[string], number>;
     this.#writeMeta = db.prepare('UPDATE store_meta SET Value = ? WHERE Name = ?');
+    this.#raiseMaxTextBytes = db.prepare(`UPDATE store_meta SET Value = ? WHERE Name = 'MaxRecordTextBytes' AND Value < ?`);
     // The hashes of a batch that some stored record already has, while no identity filter is ready.
     this.#knownHashes = db
       .prepare(
@@ -140,9 +144,11 @@ export class SqliteAppender {
     try {
       return this.#appendTransaction(records);
     } catch (err) {
-      // Rolled back: #filterSeq may have moved past rows that other writers will now append.
+      // Rolled back: #filterSeq may have moved past rows that other writers will now append, and
+      // MaxRecordTextBytes may not have been raised.
       this.#filter = undefined;
       this.#nextFilter = undefined;
+      this.#maxTextBytesWritten = 0;
       throw err;
     }
   }
@@ -192,10 +198,12 @@ export class SqliteAppender {
     }
     if (newHashes.length > 0) this.#insertIds.run(firstSeq, JSON.stringify(newHashes));
     // Rows in arrival order: ArrivalSeq grows with the rowid, appended at the right edge of `logs`.
+    let maxTextBytes = 0;
     for (let i = 0; i < n; i++) {
       const seq = seqs[i] as number;
       if (seq === 0) continue;
       const r = records[i] as LogRecord;
+      maxTextBytes = Math.max(maxTextBytes, recordTextBytesBound(r));
       this.#insertRow.run(
         seq,
         r.AccountId,
@@ -217,6 +225,10 @@ export class SqliteAppender {
       );
     }
     this.#writeMeta.run(nextSeq, 'NextArrivalSeq');
+    if (maxTextBytes > this.#maxTextBytesWritten) {
+      this.#raiseMaxTextBytes.run(maxTextBytes, maxTextBytes);
+      this.#maxTextBytesWritten = maxTextBytes;
+    }
     if (nextSeq - 1 - mergedSeq >= (this.#recentIdentities ?? recentIdsMergeThreshold(mergedSeq))) {
       this.#mergeIds.run();
       this.#clearRecentIds.run();

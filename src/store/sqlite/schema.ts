@@ -80,6 +80,7 @@
  * transaction, with the identities of the deleted rows.
  */
 import type { Database } from 'better-sqlite3';
+import { STRING_FIELDS } from '../../domain/log.js';
 import { OmsError } from '../../domain/oms-error.js';
 
 /** Page size of new databases (fixed when the file is created; point 5 above). */
@@ -90,6 +91,12 @@ export const BUCKET_US = 3_600_000_000;
 
 /** The bucket expression, exactly as the indexes declare it: queries must repeat it verbatim to use them. */
 export const BUCKET_SQL = 'QueryDateUs / 3600000000';
+
+/**
+ * A row's text bytes (recordTextBytes in domain/log.ts). octet_length of a TEXT column reads the
+ * size in the record header, not the text: 300 rows of 1 MiB each in 0.02 ms, against 150 ms for length().
+ */
+export const TEXT_BYTES_SQL = STRING_FIELDS.map((field) => `octet_length(${field})`).join(' + ');
 
 export interface Migration {
   version: number;
@@ -149,6 +156,16 @@ export const MIGRATIONS: readonly Migration[] = [
         Value INTEGER NOT NULL
       ) STRICT, WITHOUT ROWID`,
       `INSERT INTO store_meta (Name, Value) VALUES ('NextArrivalSeq', 1), ('MergedArrivalSeq', 0)`,
+    ],
+  },
+  {
+    version: 2,
+    summary: 'an upper bound of the text bytes of any stored record, for page byte budgets',
+    statements: [
+      // MaxRecordTextBytes: no stored record has more text bytes. Appends raise it (with a bound that
+      // needs no encoding); a read whose page cannot pass its byte budget at that size skips measuring
+      // its rows. Purges leave it as it is: still a bound.
+      `INSERT INTO store_meta (Name, Value) SELECT 'MaxRecordTextBytes', coalesce(max(${TEXT_BYTES_SQL}), 0) FROM logs`,
     ],
   },
 ];

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import type { LogRecord, StoredLogRecord } from '../../domain/log.js';
 import { OmsError } from '../../domain/oms-error.js';
-import type { AppendResult, LogPage, LogQuery, LogStore, WireLogPage } from '../log-store.js';
+import { recordsWithinBudget, type AppendResult, type LogPage, type LogQuery, type LogStore, type WireLogPage } from '../log-store.js';
 import { WalCheckpointer } from './checkpointer.js';
 import { toStoreError } from './driver-errors.js';
 import {
@@ -16,6 +16,7 @@ import {
   shapeKey,
   shapeOf,
   StatementCache,
+  TEXT_BYTES_BY_SEQ_SQL,
   WIRE_PAGE_BY_SEQ_SQL,
   type ReadKind,
   type ReadPlan,
@@ -94,6 +95,8 @@ export class SqliteLogStore implements LogStore {
   readonly #pageRowsBySeq: Statement<[string], PageRow>;
   readonly #wireRowsBySeq: Statement<[string], WireRow>;
   readonly #wirePageBySeq: Statement<[string], [Buffer, string]>;
+  readonly #maxRecordTextBytes: Statement<[], number>;
+  readonly #textBytesBySeq: Statement<[string], number>;
   readonly #reads: StatementCache<Statement<unknown[]>>;
   readonly #readTransaction: <T>(read: () => T) => T;
   #closed = false;
@@ -140,6 +143,8 @@ export class SqliteLogStore implements LogStore {
     this.#pageRowsBySeq = db.prepare(rowsBySeqSql('page')).raw(true) as Statement<[string], PageRow>;
     this.#wireRowsBySeq = db.prepare(rowsBySeqSql('wire')).raw(true) as Statement<[string], WireRow>;
     this.#wirePageBySeq = db.prepare(WIRE_PAGE_BY_SEQ_SQL).raw(true) as Statement<[string], [Buffer, string]>;
+    this.#maxRecordTextBytes = db.prepare(`SELECT Value FROM store_meta WHERE Name = 'MaxRecordTextBytes'`).pluck() as Statement<[], number>;
+    this.#textBytesBySeq = db.prepare(TEXT_BYTES_BY_SEQ_SQL).pluck() as Statement<[string], number>;
     this.#reads = new StatementCache(options.statementCacheSize ?? 128);
     const inReadTransaction = db.transaction((read: () => unknown) => read());
     this.#readTransaction = <T>(read: () => T): T => inReadTransaction(read) as T;
@@ -206,12 +211,20 @@ export class SqliteLogStore implements LogStore {
       const window = this.#effectiveWindow(query);
       if (window === undefined) return { logsJson: EMPTY, count: 0, last: undefined, hasMore: false };
       const keys = this.#pageKeys(this.#choosePlan(query, window), query, window, query.limit + 1);
-      const hasMore = keys.length > query.limit;
+      let hasMore = keys.length > query.limit;
       if (hasMore) keys.length = query.limit;
-      const last = keys[keys.length - 1];
-      if (last === undefined) return { logsJson: EMPTY, count: 0, last: undefined, hasMore };
-      const seqs = new Array<number>(keys.length);
+      if (keys.length === 0) return { logsJson: EMPTY, count: 0, last: undefined, hasMore };
+      let seqs = new Array<number>(keys.length);
       for (let i = 0; i < keys.length; i++) seqs[i] = (keys[i] as [number, number])[1];
+      if (this.#mayPassBudget(query, keys.length)) {
+        const fit = recordsWithinBudget(this.#textBytesBySeq.all(JSON.stringify(seqs)), query.maxBytes);
+        if (fit < keys.length) {
+          keys.length = fit;
+          seqs = seqs.slice(0, fit);
+          hasMore = true;
+        }
+      }
+      const last = keys[keys.length - 1] as [number, number];
       const seqList = JSON.stringify(seqs);
       const [joined, joinedSeqs] = this.#wirePageBySeq.get(seqList) as [Buffer, string];
       // The fallback, should SQLite ever join in another order: the logs' texts, ordered here.
@@ -308,7 +321,8 @@ export class SqliteLogStore implements LogStore {
     const window = this.#effectiveWindow(query);
     if (window === undefined) return { rows: [], hasMore: false };
     const plan = this.#choosePlan(query, window);
-    if (!isBucketed(plan)) {
+    const budgeted = this.#mayPassBudget(query, query.limit);
+    if (!isBucketed(plan) && !budgeted) {
       const rows = this.#statement('page', plan, query)
         .raw(true)
         .all(...this.#bindings(plan, query, window, undefined), query.limit + 1) as PageRow[];
@@ -316,13 +330,31 @@ export class SqliteLogStore implements LogStore {
       if (hasMore) rows.length = query.limit;
       return { rows, hasMore };
     }
-    // Bucketed: the first limit + 1 keys over all values of the plan's filter, then those rows.
+    // Bucketed, or a page that may pass its byte budget: the first limit + 1 keys (over all values of
+    // the plan's filter), the rows of those that fit.
     const keys = this.#pageKeys(plan, query, window, query.limit + 1);
-    const hasMore = keys.length > query.limit;
+    let hasMore = keys.length > query.limit;
     if (hasMore) keys.length = query.limit;
     if (keys.length === 0) return { rows: [], hasMore };
-    const seqs = keys.map((k) => k[1]);
+    let seqs = keys.map((k) => k[1]);
+    if (budgeted) {
+      const fit = recordsWithinBudget(this.#textBytesBySeq.all(JSON.stringify(seqs)), query.maxBytes);
+      if (fit < seqs.length) {
+        seqs = seqs.slice(0, fit);
+        hasMore = true;
+      }
+    }
     return { rows: inSeqOrder(seqs, this.#pageRowsBySeq.all(JSON.stringify(seqs))), hasMore };
+  }
+
+  /**
+   * Whether `count` records could pass the query's byte budget: false when no stored record is large
+   * enough for that (MaxRecordTextBytes), the common case, which then costs no measuring of rows.
+   */
+  #mayPassBudget(query: LogQuery, count: number): boolean {
+    if (query.maxBytes === undefined) return false;
+    const largest = this.#maxRecordTextBytes.get();
+    return largest === undefined || largest * count > query.maxBytes;
   }
 
   #count(query: Omit<LogQuery, 'after' | 'limit'>): number {
