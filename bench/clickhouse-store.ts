@@ -15,7 +15,9 @@
  *      tells operators to;
  *   3. LogStore.readPage of 100 records for the four filter shapes of bench/read-api-logs.ts (window
  *      only; call names; one rare IP; rare status codes), the big account (40 % of the records), random
- *      48-hour windows, --queries (default 200) per shape after a warm-up: p50 / p99 in ms.
+ *      48-hour windows, --queries (default 200) per shape after a warm-up: p50 / p99 in ms. Each read has
+ *      ReadApiLogs' byte budget (PAGE_TEXT_BUDGET_BYTES), as the server's reads do: ClickHouse streams
+ *      such a page.
  * The same queries (same seed) run against each store.
  */
 import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
@@ -25,6 +27,7 @@ import { parseArgs } from 'node:util';
 import { US_PER_DAY, US_PER_HOUR } from '../src/domain/time.js';
 import { ClickHouseLogStore } from '../src/store/clickhouse/clickhouse-log-store.js';
 import { ClickHouseNode } from '../src/store/clickhouse/clickhouse-node.js';
+import { PAGE_TEXT_BUDGET_BYTES } from '../src/query/read-api-logs.js';
 import type { LogQuery, LogStore } from '../src/store/log-store.js';
 import { SqliteLogStore } from '../src/store/sqlite/sqlite-log-store.js';
 import { startClickHouse, startClickHouseCluster } from '../test/fixtures/clickhouse-server.js';
@@ -91,7 +94,7 @@ async function measureReads(store: LogStore): Promise<Result['shapes']> {
     const warmup = Math.max(5, Math.floor(QUERIES / 10));
     for (let q = -warmup; q < QUERIES; q++) {
       const fromUs = DEFAULT_START_US + Math.floor(prng.next() * (spanUs - 48 * US_PER_HOUR));
-      const query: LogQuery = { accountId: big.AccountId, fromUs, toUs: fromUs + 48 * US_PER_HOUR, maxSeq, limit: 100, ...shape.filters(prng, common) };
+      const query: LogQuery = { accountId: big.AccountId, fromUs, toUs: fromUs + 48 * US_PER_HOUR, maxSeq, limit: 100, maxBytes: PAGE_TEXT_BUDGET_BYTES, ...shape.filters(prng, common) };
       const t0 = performance.now();
       const page = await store.readPage(query);
       const elapsed = performance.now() - t0;

@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/index.js';
 import { formatIsoUs, US_PER_DAY, US_PER_HOUR } from '../src/domain/index.js';
 import { signRequest } from '../src/identity/sigv4/index.js';
+import { PAGE_TEXT_BUDGET_BYTES } from '../src/query/read-api-logs.js';
 import type { LogQuery } from '../src/store/index.js';
 import { SqliteLogStore } from '../src/store/sqlite/sqlite-log-store.js';
 import { openCredentialStore } from '../src/server.js';
@@ -169,9 +170,10 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         const page = await sqlStore.readPage({ accountId: big.AccountId, fromUs, toUs, maxSeq, limit: pageSize, ...f.sql });
         const sqlElapsed = performance.now() - t0;
-        // The read the server makes for a default call: the page's logs written as JSON and joined by SQLite.
+        // The read the server makes for a default call, byte budget included: the page's logs written as
+        // JSON and joined by SQLite.
         const tw = performance.now();
-        const wire = await sqlStore.readWirePage({ accountId: big.AccountId, fromUs, toUs, maxSeq, limit: pageSize, ...f.sql });
+        const wire = await sqlStore.readWirePage({ accountId: big.AccountId, fromUs, toUs, maxSeq, limit: pageSize, maxBytes: PAGE_TEXT_BUDGET_BYTES, ...f.sql });
         const wireElapsed = performance.now() - tw;
         if (wire.count !== page.records.length) throw new Error('readWirePage and readPage disagree');
 
