@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { LOG_FIELDS, toWireLog, wireLogJson, type LogRecord } from './log.js';
+import { LOG_FIELDS, recordTextBytes, recordTextBytesBound, toWireLog, wireLogJson, type LogRecord } from './log.js';
 
 const record = (text: string): LogRecord => ({
   AccountId: '123456789012',
@@ -31,6 +31,22 @@ describe('wireLogJson', () => {
         assert.deepEqual(Object.keys(JSON.parse(json) as object), [...LOG_FIELDS]);
       }),
       { numRuns: 2_000 },
+    );
+  });
+});
+
+describe('recordTextBytes', () => {
+  it('counts the UTF-8 bytes of the string fields, and recordTextBytesBound is never below it', () => {
+    // record(text) puts the text in five string fields.
+    const base = recordTextBytes(record(''));
+    assert.equal(recordTextBytes(record('é😀a')), base + 5 * (2 + 4 + 1));
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 200 }).filter((s) => s.isWellFormed()), (text) => {
+        const r = record(text);
+        assert.equal(recordTextBytes(r), base + 5 * Buffer.byteLength(text, 'utf8'));
+        assert.ok(recordTextBytesBound(r) >= recordTextBytes(r));
+      }),
+      { numRuns: 1_000 },
     );
   });
 });

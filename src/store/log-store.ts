@@ -111,17 +111,33 @@ export interface WireLogPage {
 }
 
 /**
- * How many of a page's first records fit `maxBytes`, from their text bytes in page order: at least
- * one, so that paging always moves on.
+ * The byte budget of one page (LogQuery.maxBytes), filled record by record in page order: a record is
+ * taken while the text bytes taken stay within the budget, and the first is always taken, so that
+ * paging always moves on. The one definition of the cut, for every store.
  */
-export function recordsWithinBudget(textBytes: readonly number[], maxBytes: number | undefined): number {
-  if (maxBytes === undefined) return textBytes.length;
-  let total = 0;
-  for (let i = 0; i < textBytes.length; i++) {
-    total += textBytes[i] as number;
-    if (total > maxBytes) return Math.max(1, i);
+export class PageBudget {
+  #left: number;
+  #taken = 0;
+
+  constructor(maxBytes: number | undefined) {
+    this.#left = maxBytes ?? Number.POSITIVE_INFINITY;
   }
-  return textBytes.length;
+
+  /** Takes the next record of `textBytes` if it fits; false ends the page before it. */
+  take(textBytes: number): boolean {
+    if (this.#taken > 0 && textBytes > this.#left) return false;
+    this.#left -= textBytes;
+    this.#taken++;
+    return true;
+  }
+}
+
+/** How many of a page's first records fit `maxBytes`, from their text bytes in page order. */
+export function recordsWithinBudget(textBytes: readonly number[], maxBytes: number | undefined): number {
+  const budget = new PageBudget(maxBytes);
+  let fit = 0;
+  while (fit < textBytes.length && budget.take(textBytes[fit] as number)) fit++;
+  return fit;
 }
 
 /** The wire form of a page read as records. */

@@ -216,13 +216,11 @@ export class SqliteLogStore implements LogStore {
       if (keys.length === 0) return { logsJson: EMPTY, count: 0, last: undefined, hasMore };
       let seqs = new Array<number>(keys.length);
       for (let i = 0; i < keys.length; i++) seqs[i] = (keys[i] as [number, number])[1];
-      if (this.#mayPassBudget(query, keys.length)) {
-        const fit = recordsWithinBudget(this.#textBytesBySeq.all(JSON.stringify(seqs)), query.maxBytes);
-        if (fit < keys.length) {
-          keys.length = fit;
-          seqs = seqs.slice(0, fit);
-          hasMore = true;
-        }
+      const fit = this.#withinBudget(query, seqs);
+      if (fit < keys.length) {
+        keys.length = fit;
+        seqs = seqs.slice(0, fit);
+        hasMore = true;
       }
       const last = keys[keys.length - 1] as [number, number];
       const seqList = JSON.stringify(seqs);
@@ -337,12 +335,10 @@ export class SqliteLogStore implements LogStore {
     if (hasMore) keys.length = query.limit;
     if (keys.length === 0) return { rows: [], hasMore };
     let seqs = keys.map((k) => k[1]);
-    if (budgeted) {
-      const fit = recordsWithinBudget(this.#textBytesBySeq.all(JSON.stringify(seqs)), query.maxBytes);
-      if (fit < seqs.length) {
-        seqs = seqs.slice(0, fit);
-        hasMore = true;
-      }
+    const fit = budgeted ? this.#measuredFit(query, seqs) : seqs.length;
+    if (fit < seqs.length) {
+      seqs = seqs.slice(0, fit);
+      hasMore = true;
     }
     return { rows: inSeqOrder(seqs, this.#pageRowsBySeq.all(JSON.stringify(seqs))), hasMore };
   }
@@ -355,6 +351,16 @@ export class SqliteLogStore implements LogStore {
     if (query.maxBytes === undefined) return false;
     const largest = this.#maxRecordTextBytes.get();
     return largest === undefined || largest * count > query.maxBytes;
+  }
+
+  /** How many of the page's first records (by ArrivalSeq, in page order) fit the query's byte budget. */
+  #withinBudget(query: LogQuery, seqs: readonly number[]): number {
+    return this.#mayPassBudget(query, seqs.length) ? this.#measuredFit(query, seqs) : seqs.length;
+  }
+
+  /** The same, measuring the rows' text bytes (octet_length reads no text). */
+  #measuredFit(query: LogQuery, seqs: readonly number[]): number {
+    return recordsWithinBudget(this.#textBytesBySeq.all(JSON.stringify(seqs)), query.maxBytes);
   }
 
   #count(query: Omit<LogQuery, 'after' | 'limit'>): number {
