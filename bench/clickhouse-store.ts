@@ -16,8 +16,8 @@
  *   3. LogStore.readPage of 100 records for the four filter shapes of bench/read-api-logs.ts (window
  *      only; call names; one rare IP; rare status codes), the big account (40 % of the records), random
  *      48-hour windows, --queries (default 200) per shape after a warm-up: p50 / p99 in ms. Each read has
- *      ReadApiLogs' byte budget (PAGE_TEXT_BUDGET_BYTES), as the server's reads do: ClickHouse streams
- *      such a page.
+ *      ReadApiLogs' byte budget (PAGE_TEXT_BUDGET_BYTES), as the server's reads do (ClickHouse streams
+ *      every page).
  * The same queries (same seed) run against each store.
  */
 import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
