@@ -125,6 +125,28 @@ describe('ClickHouseLogStore: retried inserts', () => {
   });
 });
 
+describe('ClickHouseLogStore: byte budget', () => {
+  it('stops reading a page of 1 MiB records at its budget, and the next reads work', async () => {
+    const store = openStore();
+    try {
+      const records = Array.from({ length: 12 }, (_, i) => makeRecord({ QueryDateUs: 1_000 + i, QueryPayloadRaw: String.fromCharCode(97 + i).repeat(1_048_576) }));
+      await store.append(records);
+      const query = { accountId: records[0]!.AccountId, ...ALL_TIME, limit: 12, maxBytes: 3 * 1_048_576 };
+      // Each record holds a little more than 1 MiB of text: two fit in 3 MiB, not three.
+      const first = await store.readPage(query);
+      assert.deepEqual(first.records.map((r) => r.RequestId), records.slice(0, 2).map((r) => r.RequestId));
+      assert.equal(first.hasMore, true);
+      const last = first.records.at(-1)!;
+      const next = await store.readPage({ ...query, after: { dateUs: last.QueryDateUs, seq: last.ArrivalSeq } });
+      assert.deepEqual(next.records.map((r) => r.QueryPayloadRaw), records.slice(2, 4).map((r) => r.QueryPayloadRaw));
+      assert.equal(await store.count(query), 12);
+    } finally {
+      await store.close();
+      await dropDatabase(store.database);
+    }
+  });
+});
+
 describe('ClickHouseLogStore: availability', () => {
   it('fails every call with StoreUnavailable when ClickHouse cannot be reached, and works once it is back', async () => {
     const { startLossyProxy } = await import('../fixtures/lossy-proxy.js');
