@@ -11,8 +11,6 @@ export interface ReadApiLogsDeps {
   pageTokens: PageTokenCodec;
   clock: Clock;
   retentionDays: number;
-  /** The byte budget of a page (LogQuery.maxBytes). Default PAGE_TEXT_BUDGET_BYTES. */
-  pageTextBudgetBytes?: number;
 }
 
 /**
@@ -66,7 +64,7 @@ export async function readApiLogs(accountId: string, request: ParsedReadApiLogs,
     requestIds: nonEmpty(f.RequestIds),
     statusCodes: nonEmpty(f.ResponseStatusCodes),
     limit: request.resultsPerPage,
-    maxBytes: deps.pageTextBudgetBytes ?? PAGE_TEXT_BUDGET_BYTES,
+    maxBytes: PAGE_TEXT_BUDGET_BYTES,
   };
   if (state.afterSeq >= 0) query.after = { dateUs: state.afterDateUs, seq: state.afterSeq };
 

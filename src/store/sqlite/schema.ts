@@ -164,7 +164,9 @@ export const MIGRATIONS: readonly Migration[] = [
     statements: [
       // MaxRecordTextBytes: no stored record has more text bytes. Appends raise it (with a bound that
       // needs no encoding); a read whose page cannot pass its byte budget at that size skips measuring
-      // its rows. Purges leave it as it is: still a bound.
+      // its rows. Purges leave it as it is: still a bound. Measuring the rows of an existing file reads
+      // every leaf page of `logs` (not the text in overflow pages) under the write lock: 2.8 s for 2M
+      // records with the file out of the OS cache, 0.9 s with it in, once.
       `INSERT INTO store_meta (Name, Value) SELECT 'MaxRecordTextBytes', coalesce(max(${TEXT_BYTES_SQL}), 0) FROM logs`,
     ],
   },
