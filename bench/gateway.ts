@@ -26,6 +26,7 @@ import { signRequest } from '../src/identity/sigv4/index.js';
 import { describeMachine } from './lib/machine.js';
 import { fmt, summarize } from './lib/stats.js';
 import { freePort } from './lib/http-client.js';
+import { OMS_NODE_FLAGS } from '../src/cli/node-flags.js';
 
 const { values } = parseArgs({
   options: {
@@ -194,7 +195,7 @@ async function startOms(name: string, upstream: string, extra: string[]): Promis
   const created = JSON.parse(execFileSync(process.execPath, [OMS, 'admin', 'create-access-key', '--data', data, '--account-id', account.AccountId], { encoding: 'utf8' })) as { AccessKeyId: string; SecretKey: string };
   const port = await freePort();
   // The log (at info: no line per call; at debug: one per call) goes to /dev/null.
-  const child = startProcess(process.execPath, [OMS, 'serve', '--data', data, '--port', String(port), '--upstream', upstream, ...extra], { stderr: 'ignore' });
+  const child = startProcess(process.execPath, [...OMS_NODE_FLAGS, OMS, 'serve', '--data', data, '--port', String(port), '--upstream', upstream, ...extra], { stderr: 'ignore' });
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/healthz`);
   return {

@@ -19,6 +19,7 @@ import { SqliteLogStore } from '../src/store/sqlite/sqlite-log-store.js';
 import { generateLogBatches } from './lib/generate-logs.js';
 import { createPoster, freePort } from './lib/http-client.js';
 import { describeMachine } from './lib/machine.js';
+import { OMS_NODE_FLAGS } from '../src/cli/node-flags.js';
 
 const { values } = parseArgs({
   options: {
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
   const built = existsSync('dist/cli/oms.js');
   const args = built ? ['dist/cli/oms.js'] : ['--import', 'tsx', 'src/cli/oms.ts'];
   const profile = typeof values['cpu-prof'] === 'string' ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [];
-  const server = spawn(process.execPath, [...profile, ...args, 'serve', '--data', path.join(dir, 'server'), '--port', String(port), '--log-level', 'warn'], {
+  const server = spawn(process.execPath, [...OMS_NODE_FLAGS, ...profile, ...args, 'serve', '--data', path.join(dir, 'server'), '--port', String(port), '--log-level', 'warn'], {
     env: { ...process.env, OMS_INGEST_TOKEN: TOKEN, OMS_INGEST_MAX_BATCHES: String(Math.max(8, CONNECTIONS)) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { OSC_ERRORS } from '../../src/api/index.js';
+import { OMS_NODE_FLAGS } from '../../src/cli/node-flags.js';
 import { SETTINGS } from '../../src/config/index.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -35,5 +36,14 @@ describe('README stays in step with the code', () => {
       if (setting.default !== '') assert.equal(row[2], setting.default, setting.env);
     }
     assert.equal(rows.length, SETTINGS.length);
+  });
+
+  it('starts Node with the same V8 flags from the oms binary, npm start and README', () => {
+    const flags = OMS_NODE_FLAGS.join(' ');
+    const binary = readFileSync(new URL('../../src/cli/oms.ts', import.meta.url), 'utf8');
+    assert.equal(binary.split('\n')[0], `#!/usr/bin/env -S node ${flags}`);
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
+    assert.match(pkg.scripts.start ?? '', new RegExp(` node ${flags} dist/cli/oms\\.js serve$`));
+    assert.ok(readme.includes(`node ${flags} dist/cli/oms.js serve`), 'README shows the flags for a service manager');
   });
 });
