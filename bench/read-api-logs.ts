@@ -6,10 +6,18 @@
  * signed ReadApiLogs calls one at a time from this process (the load generator shares the two cores),
  * timing each until its last byte; the same query then runs straight against the store in this process,
  * twice: as records (readPage) and as the server reads it, wire JSON written by SQLite (readWirePage).
+ * The same call also goes to a minimal server on the same store (bench/lib/minimal-read-server.ts:
+ * node:http, the same read, the same envelope and a record per call, nothing else; the same Node flags),
+ * the two taking the same windows in alternate blocks of 50 calls: HTTP minus minimal is what OMS's own
+ * layer costs (Fastify, the signature check, validation, the page token, building its record), apart
+ * from what any server of this store on these two cores pays.
  *
- * Before the first line, --warmup calls (default 400, window only, pages of 100 and 1000 in turn) are sent
- * and not counted: a server that has just started compiles its code and grows its heap during its first
- * calls, which would otherwise land in the first line's tail alone.
+ * Before the first line, --warmup calls (default 1200, window only, pages of 100 and 1000 in turn) are
+ * sent to each server and not counted. A server that has just started compiles its code and grows its
+ * heap during its first calls, and its write thread builds its identity filter a slice at a time, 4,096
+ * stored identities with each append (appender.ts): on 2M records, the first 490 own records each take
+ * that much longer to commit, on the core the calls share. Both would otherwise land in the first line's
+ * tail alone.
  *
  *   node --import tsx bench/read-api-logs.ts [--records N] [--queries N] [--warmup N]
  */
@@ -30,12 +38,13 @@ import { createPoster, freePort } from './lib/http-client.js';
 import { describeMachine } from './lib/machine.js';
 import { Prng } from './lib/prng.js';
 import { fmt, summarize } from './lib/stats.js';
+import { OMS_NODE_FLAGS } from '../src/cli/node-flags.js';
 
 const { values } = parseArgs({
   options: {
     records: { type: 'string', default: '2000000' },
     queries: { type: 'string', default: '200' },
-    warmup: { type: 'string', default: '400' },
+    warmup: { type: 'string', default: '1200' },
     keep: { type: 'boolean', default: false },
   },
   strict: false,
@@ -44,6 +53,8 @@ const RECORDS = Number(values.records);
 const QUERIES = Number(values.queries);
 const WARMUP_CALLS = Number(values.warmup);
 const SEED = 7;
+/** Calls in a row to one server before the other takes the same windows. */
+const BLOCK_CALLS = 50;
 const REGION = 'eu-west-2';
 
 
@@ -81,7 +92,7 @@ async function main(): Promise<void> {
 
   // 3. A real server process on the same files.
   const port = await freePort();
-  const server = spawn(process.execPath, ['dist/cli/oms.js', 'serve', '--data', dataDir, '--port', String(port), '--log-level', 'warn'], {
+  const server = spawn(process.execPath, [...OMS_NODE_FLAGS, 'dist/cli/oms.js', 'serve', '--data', dataDir, '--port', String(port), '--log-level', 'warn'], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;
@@ -103,6 +114,17 @@ async function main(): Promise<void> {
     { stdio: 'ignore' },
   );
   const floorUrl = `http://127.0.0.1:${floorPort}/`;
+
+  // The minimal server of the same store (see the top of this file); it prints `ready` once listening.
+  const minimalPort = await freePort();
+  const minimalServer = spawn(process.execPath, [...OMS_NODE_FLAGS, '--import', 'tsx', 'bench/lib/minimal-read-server.ts', String(minimalPort), storePath, big.AccountId], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    minimalServer.stdout.once('data', () => resolve());
+    minimalServer.once('exit', (code) => reject(new Error(`the minimal server exited (${code})`)));
+  });
+  const minimalUrl = `http://127.0.0.1:${minimalPort}/api/v1/ReadApiLogs`;
   for (let i = 0; ; i++) {
     try {
       await post(floorUrl, { 'x-size': '1' }, '{}');
@@ -141,8 +163,8 @@ async function main(): Promise<void> {
   const rows: string[] = [];
   console.log(`\nReadApiLogs, big account (${Math.round(big.share * 100)} % of records), 48-hour windows at random, ${QUERIES} calls per line, one at a time`);
   // One signed call, timed from signing to the last byte of the answer.
-  const signedCall = async (fromUs: number, pageSize: number, filters: Record<string, unknown>) => {
-    const url = `${base}/api/v1/ReadApiLogs`;
+  const omsUrl = `${base}/api/v1/ReadApiLogs`;
+  const signedCall = async (fromUs: number, pageSize: number, filters: Record<string, unknown>, url = omsUrl) => {
     const body = JSON.stringify({ Filters: { QueryDateAfter: formatIsoUs(fromUs), QueryDateBefore: formatIsoUs(fromUs + 48 * US_PER_HOUR), ...filters }, ResultsPerPage: pageSize });
     const started = performance.now();
     const headers = signRequest({ method: 'POST', url, headers: { 'content-type': 'application/json' }, body, accessKeyId: key.AccessKeyId, secretKey: key.SecretKey, region: REGION });
@@ -152,45 +174,62 @@ async function main(): Promise<void> {
   for (let i = 0; i < WARMUP_CALLS; i++) {
     const { response } = await signedCall(startUs + Math.floor(prng.next() * (spanUs - 48 * US_PER_HOUR)), i % 2 === 0 ? 100 : 1000, {});
     if (response.status !== 200) throw new Error(`ReadApiLogs answered ${response.status} during the warm-up`);
+    await signedCall(startUs + Math.floor(prng.next() * (spanUs - 48 * US_PER_HOUR)), i % 2 === 0 ? 100 : 1000, {}, minimalUrl);
   }
-  console.log('shape               page   SQL p50   SQL p99  wire p50  wire p99  HTTP p50  HTTP p99  added p50  added p99 HTTP/wire p50  floor p50  floor p99  logs/page');
+  console.log('shape               page   SQL p50   SQL p99  wire p50  wire p99  HTTP p50  HTTP p99  added p50  minimal p50  minimal p99  OMS-minimal p50  floor p50  floor p99  logs/page');
   for (const shape of shapes) {
     for (const pageSize of [100, 1000]) {
       const sqlMs: number[] = [];
       const wireMs: number[] = [];
       const httpMs: number[] = [];
+      const minimalMs: number[] = [];
       let logs = 0;
       let bytes = 0;
       // The first calls of a shape warm the server's JIT and page cache; they are not counted.
-      const warmup = Math.max(5, Math.floor(QUERIES / 10));
-      for (let q = -warmup; q < QUERIES; q++) {
+      const warmup = BLOCK_CALLS;
+      const windows = Array.from({ length: warmup + QUERIES }, () => {
         const fromUs = startUs + Math.floor(prng.next() * (spanUs - 48 * US_PER_HOUR));
-        const toUs = fromUs + 48 * US_PER_HOUR;
-        const f = shape.filters();
-        const t0 = performance.now();
-        const page = await sqlStore.readPage({ accountId: big.AccountId, fromUs, toUs, maxSeq, limit: pageSize, ...f.sql });
-        const sqlElapsed = performance.now() - t0;
-        // The read the server makes for a default call, byte budget included: the page's logs written as
-        // JSON and joined by SQLite.
-        const tw = performance.now();
-        const wire = await sqlStore.readWirePage({ accountId: big.AccountId, fromUs, toUs, maxSeq, limit: pageSize, maxBytes: PAGE_TEXT_BUDGET_BYTES, ...f.sql });
-        const wireElapsed = performance.now() - tw;
-        if (wire.count !== page.records.length) throw new Error('readWirePage and readPage disagree');
+        return { fromUs, toUs: fromUs + 48 * US_PER_HOUR, f: shape.filters() };
+      });
+      // The same windows go to OMS and to the minimal server in blocks of BLOCK_CALLS calls, each call
+      // preceded by the same two reads in this process, the block's first server alternating: each server
+      // sees the pacing and the OS cache of the other, never the other's record commit during its own
+      // calls, and a drift of the host's speed during the line falls on both alike.
+      for (let blockStart = -warmup; blockStart < QUERIES; blockStart += BLOCK_CALLS) {
+        const blockEnd = Math.min(QUERIES, blockStart + BLOCK_CALLS);
+        const targets = ((blockStart + warmup) / BLOCK_CALLS) % 2 === 0 ? (['oms', 'minimal'] as const) : (['minimal', 'oms'] as const);
+        for (const target of targets) {
+          for (let q = blockStart; q < blockEnd; q++) {
+            const { fromUs, toUs, f } = windows[q + warmup] as (typeof windows)[number];
+            const t0 = performance.now();
+            const page = await sqlStore.readPage({ accountId: big.AccountId, fromUs, toUs, maxSeq, limit: pageSize, ...f.sql });
+            const sqlElapsed = performance.now() - t0;
+            // The read the server makes for a default call, byte budget included: the page's logs written as
+            // JSON and joined by SQLite.
+            const tw = performance.now();
+            const wire = await sqlStore.readWirePage({ accountId: big.AccountId, fromUs, toUs, maxSeq, limit: pageSize, maxBytes: PAGE_TEXT_BUDGET_BYTES, ...f.sql });
+            const wireElapsed = performance.now() - tw;
+            if (wire.count !== page.records.length) throw new Error('readWirePage and readPage disagree');
 
-        const { response, elapsedMs: httpElapsed } = await signedCall(fromUs, pageSize, f.api);
-        if (q < 0) continue;
-        sqlMs.push(sqlElapsed);
-        wireMs.push(wireElapsed);
-        httpMs.push(httpElapsed);
-        if (response.status !== 200) throw new Error(`ReadApiLogs answered ${response.status}: ${response.text.slice(0, 300)}`);
-        if (q >= 0) {
-          logs += page.records.length;
-          bytes += Buffer.byteLength(response.text);
+            const { response, elapsedMs } = await signedCall(fromUs, pageSize, f.api, target === 'oms' ? omsUrl : minimalUrl);
+            if (response.status !== 200) throw new Error(`${target === 'oms' ? 'ReadApiLogs' : 'the minimal server'} answered ${response.status}: ${response.text.slice(0, 300)}`);
+            if (q < 0) continue;
+            if (target === 'minimal') {
+              minimalMs.push(elapsedMs);
+              continue;
+            }
+            sqlMs.push(sqlElapsed);
+            wireMs.push(wireElapsed);
+            httpMs.push(elapsedMs);
+            logs += page.records.length;
+            bytes += Buffer.byteLength(response.text);
+          }
         }
       }
       const sql = summarize(sqlMs);
       const wireSql = summarize(wireMs);
       const http = summarize(httpMs);
+      const least = summarize(minimalMs);
       const floorMs: number[] = [];
       const size = String(Math.round(bytes / QUERIES));
       for (let q = -5; q < QUERIES; q++) {
@@ -199,7 +238,7 @@ async function main(): Promise<void> {
         if (q >= 0) floorMs.push(performance.now() - t2);
       }
       const floor = summarize(floorMs);
-      const row = `${shape.name.padEnd(18)} ${String(pageSize).padStart(5)} ${fmt(sql.p50).padStart(9)} ${fmt(sql.p99).padStart(9)} ${fmt(wireSql.p50).padStart(9)} ${fmt(wireSql.p99).padStart(9)} ${fmt(http.p50).padStart(9)} ${fmt(http.p99).padStart(9)} ${fmt(http.p50 - wireSql.p50).padStart(10)} ${fmt(http.p99 - wireSql.p99).padStart(10)} ${(http.p50 / wireSql.p50).toFixed(2).padStart(13)} ${fmt(floor.p50).padStart(10)} ${fmt(floor.p99).padStart(10)} ${Math.round(logs / QUERIES).toString().padStart(10)}`;
+      const row = `${shape.name.padEnd(18)} ${String(pageSize).padStart(5)} ${fmt(sql.p50).padStart(9)} ${fmt(sql.p99).padStart(9)} ${fmt(wireSql.p50).padStart(9)} ${fmt(wireSql.p99).padStart(9)} ${fmt(http.p50).padStart(9)} ${fmt(http.p99).padStart(9)} ${fmt(http.p50 - wireSql.p50).padStart(10)} ${fmt(least.p50).padStart(12)} ${fmt(least.p99).padStart(12)} ${fmt(http.p50 - least.p50).padStart(16)} ${fmt(floor.p50).padStart(10)} ${fmt(floor.p99).padStart(10)} ${Math.round(logs / QUERIES).toString().padStart(10)}`;
       console.log(row);
       rows.push(row);
     }
@@ -208,11 +247,15 @@ async function main(): Promise<void> {
   console.log(' wire: the same page as the server reads it for a default call (LogStore.readWirePage: the logs\' JSON written and joined by SQLite);');
   console.log(' HTTP: from signing the call to its last byte received by this process, the server being another process;');
   console.log(' added: HTTP minus wire, what signing, HTTP, authentication, the answer\'s assembly and the call\'s own record cost;');
+  console.log(' minimal: the same call to a node:http server making the same store read and writing a record per call, nothing else;');
+  console.log(' OMS-minimal: HTTP p50 minus minimal p50, what OMS\'s own layer costs over the least a server of this store does;');
   console.log(' floor: a bare node:http server answering a ready-made body of the same average size, same client)');
 
   await sqlStore.close();
   closePoster();
   floorServer.kill();
+  minimalServer.kill('SIGTERM');
+  await new Promise((r) => minimalServer.once('exit', r));
   server.kill('SIGTERM');
   await new Promise((r) => server.once('exit', r));
   await store.close();
