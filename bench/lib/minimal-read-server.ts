@@ -13,7 +13,7 @@
  *   node --import tsx bench/lib/minimal-read-server.ts PORT STORE_PATH ACCOUNT_ID
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer } from 'node:http';
 import { formatHeaderRaw, measureHeaderBytes } from '../../src/capture/build-record.js';
 import { PAGE_TEXT_BUDGET_BYTES } from '../../src/query/read-api-logs.js';
 import type { LogQuery } from '../../src/store/index.js';
@@ -44,8 +44,7 @@ function toQuery(request: BenchRequest, maxSeq: number): LogQuery {
   };
 }
 
-async function answer(req: IncomingMessage, body: Buffer): Promise<{ status: number; out: Buffer }> {
-  if (req.method !== 'POST') return { status: 200, out: Buffer.from('{}') };
+async function answer(body: Buffer): Promise<{ status: number; out: Buffer }> {
   const request = JSON.parse(body.toString('utf8')) as BenchRequest;
   const page = await store.readWirePage(toQuery(request, await store.highWaterMark()));
   return { status: 200, out: Buffer.concat([Buffer.from(`{"ResponseContext":{"RequestId":"${randomUUID()}"},"Logs":[`), page.logsJson, Buffer.from(']}')]) };
@@ -57,10 +56,9 @@ createServer((req, res) => {
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
   req.on('end', () => {
     const body = Buffer.concat(chunks);
-    answer(req, body).then(
+    answer(body).then(
       ({ status, out }) => {
         res.on('finish', () => {
-          if (req.method !== 'POST') return;
           store.append([
             {
               AccountId: accountId,
