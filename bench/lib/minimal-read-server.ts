@@ -44,10 +44,10 @@ function toQuery(request: BenchRequest, maxSeq: number): LogQuery {
   };
 }
 
-async function answer(body: Buffer): Promise<{ status: number; out: Buffer }> {
+async function answer(body: Buffer): Promise<Buffer> {
   const request = JSON.parse(body.toString('utf8')) as BenchRequest;
   const page = await store.readWirePage(toQuery(request, await store.highWaterMark()));
-  return { status: 200, out: Buffer.concat([Buffer.from(`{"ResponseContext":{"RequestId":"${randomUUID()}"},"Logs":[`), page.logsJson, Buffer.from(']}')]) };
+  return Buffer.concat([Buffer.from(`{"ResponseContext":{"RequestId":"${randomUUID()}"},"Logs":[`), page.logsJson, Buffer.from(']}')]);
 }
 
 createServer((req, res) => {
@@ -57,7 +57,7 @@ createServer((req, res) => {
   req.on('end', () => {
     const body = Buffer.concat(chunks);
     answer(body).then(
-      ({ status, out }) => {
+      (out) => {
         res.on('finish', () => {
           store.append([
             {
@@ -76,11 +76,11 @@ createServer((req, res) => {
               QueryUserAgent: req.headers['user-agent'] ?? '',
               RequestId: randomUUID(),
               ResponseSize: out.length,
-              ResponseStatusCode: status,
+              ResponseStatusCode: 200,
             },
           ]).catch((err: unknown) => process.stderr.write(`minimal-read-server: append failed: ${String(err)}\n`));
         });
-        res.writeHead(status, { 'content-type': 'application/json' }).end(out);
+        res.writeHead(200, { 'content-type': 'application/json' }).end(out);
       },
       (err: unknown) => res.writeHead(500).end(String(err)),
     );
